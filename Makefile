@@ -1,0 +1,50 @@
+# akidb-embed front door. `make run` and `make test` do all set-up themselves.
+SHELL := /bin/bash
+BUILD_DIR ?= build
+BUILD_TYPE ?= Release
+MODEL_DIR ?= models/all-MiniLM-L6-v2
+HOST ?= 127.0.0.1
+PORT ?= 8080
+JOBS ?= $(shell nproc)
+
+.PHONY: all setup build run test test-unit test-e2e sanitize format format-check bench bench-compare golden clean
+
+all: build
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DAKIDB_WERROR=ON >/dev/null
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	@scripts/run.sh $(BUILD_DIR)/akidb-embed $(MODEL_DIR) $(HOST) $(PORT)
+
+test: build
+	@scripts/test.sh $(BUILD_DIR)
+
+# ASan + UBSan build of the unit tests (also run by `make test`).
+sanitize: setup
+	@cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DAKIDB_SANITIZE=ON -DAKIDB_WERROR=ON >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+	@cd build-asan && ctest --output-on-failure -j $(JOBS)
+
+format:
+	@clang-format -i $$(git ls-files '*.cpp' '*.hpp')
+
+format-check:
+	@clang-format --dry-run --Werror $$(git ls-files '*.cpp' '*.hpp')
+
+bench: build
+	@$(BUILD_DIR)/akidb-embed bench --model $(MODEL_DIR)
+
+bench-compare: build
+	@.venv/bin/python bench/compare.py --binary $(BUILD_DIR)/akidb-embed --model $(MODEL_DIR)
+
+# Regenerate the committed golden vectors with sentence-transformers.
+golden: setup
+	@.venv/bin/python python/tools/make_golden.py --out tests/data/golden
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,15 @@
+function(akidb_set_warnings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wconversion
+    -Wno-sign-conversion -Wnon-virtual-dtor -Wold-style-cast -Woverloaded-virtual)
+  if(AKIDB_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+  if(AKIDB_NATIVE AND NOT AKIDB_SANITIZE)
+    target_compile_options(${target} PRIVATE -march=native)
+  endif()
+  if(AKIDB_SANITIZE)
+    target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-omit-frame-pointer
+      -fno-sanitize-recover=undefined)
+    target_link_options(${target} PRIVATE -fsanitize=address,undefined)
+  endif()
+endfunction()

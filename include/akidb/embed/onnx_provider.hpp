@@ -1,0 +1,48 @@
+#pragma once
+// The in-process provider: tokenizer + ONNX Runtime + pooling, on one model
+// directory.
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "akidb/embed/manifest.hpp"
+#include "akidb/embed/provider.hpp"
+
+namespace akidb::embed {
+
+enum class GraphOptimization { Disabled, Basic, Extended, All };
+
+struct OnnxProviderOptions {
+  std::filesystem::path model_dir;
+  std::string variant = "fp32";       // a key of the manifest's variants
+  int intra_op_threads = 0;            // 0: ONNX Runtime's default (all cores)
+  bool allow_spinning = true;          // intra-op thread spinning
+  GraphOptimization optimization = GraphOptimization::All;
+  std::size_t fixed_padding = 0;       // 0: dynamic padding; else pad every batch to this length
+  bool sort_by_length = true;          // bucket large batches by token length
+  std::size_t max_batch_tokens = 16384;  // sub-batch budget (padded tokens) inside one call
+  std::size_t parallel_tokenize_min = 64;  // tokenize in parallel from this many inputs
+};
+
+class OnnxProvider final : public EmbeddingProvider {
+ public:
+  // Loads the model directory. Throws Error(ModelError) naming the file.
+  explicit OnnxProvider(OnnxProviderOptions options);
+  ~OnnxProvider() override;
+
+  EmbedResponse embed_batch(const EmbedRequest& request) override;
+  ModelInfo model_info() const override;
+  HealthStatus health_check() override;
+
+  const ModelManifest& manifest() const noexcept;
+  const class Tokenizer& tokenizer() const noexcept;
+  // Operator types of the model graph (e.g. to check for fused Attention).
+  std::vector<std::string> graph_op_types() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace akidb::embed

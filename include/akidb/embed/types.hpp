@@ -1,0 +1,85 @@
+#pragma once
+// Request and response types of the EmbeddingProvider contract.
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace akidb::embed {
+
+using TokenIds = std::vector<std::int32_t>;
+
+struct EmbedRequest {
+  // Either texts or pre-tokenized ids (without [CLS]/[SEP]; they are added).
+  std::variant<std::vector<std::string>, std::vector<TokenIds>> inputs;
+  // Over-long input is truncated to the model's max tokens when true; when
+  // false it is an InvalidInput error.
+  bool truncate = true;
+  // L2-normalize the pooled vectors (the model's manifest default is true).
+  bool normalize = true;
+
+  std::size_t size() const noexcept;
+  static EmbedRequest from_texts(std::vector<std::string> texts);
+};
+
+// Per-stage wall time of one embed_batch call, in microseconds.
+struct StageTimings {
+  double tokenize_us = 0;
+  double tensor_us = 0;
+  double inference_us = 0;
+  double pool_us = 0;
+  double normalize_us = 0;
+  double total_us = 0;
+};
+
+struct Usage {
+  std::size_t prompt_tokens = 0;           // sum over inputs, after truncation
+  std::vector<std::size_t> input_tokens;   // per input, after truncation ([CLS]/[SEP] included)
+  double wall_ms = 0;
+  StageTimings stages;
+};
+
+// Row-major matrix of embeddings: rows() vectors of dimension() floats.
+class Embeddings {
+ public:
+  Embeddings() = default;
+  Embeddings(std::size_t rows, std::size_t dimension)
+      : rows_(rows), dimension_(dimension), data_(rows * dimension) {}
+
+  std::size_t rows() const noexcept { return rows_; }
+  std::size_t dimension() const noexcept { return dimension_; }
+  std::span<float> row(std::size_t i) noexcept { return {data_.data() + i * dimension_, dimension_}; }
+  std::span<const float> row(std::size_t i) const noexcept {
+    return {data_.data() + i * dimension_, dimension_};
+  }
+  std::span<const float> data() const noexcept { return data_; }
+  std::span<float> data() noexcept { return data_; }
+
+ private:
+  std::size_t rows_ = 0;
+  std::size_t dimension_ = 0;
+  std::vector<float> data_;
+};
+
+struct EmbedResponse {
+  Embeddings embeddings;  // row i belongs to request input i
+  Usage usage;
+};
+
+struct ModelInfo {
+  std::string model;               // e.g. "all-MiniLM-L6-v2"
+  std::size_t dimension = 0;       // 384
+  std::size_t max_tokens = 0;      // 256, [CLS]/[SEP] included
+  std::string backend;             // "onnx" or "python"
+  std::string execution_provider;  // e.g. "CPUExecutionProvider"
+  std::string variant;             // e.g. "fp32", "int8"
+};
+
+struct HealthStatus {
+  bool ok = false;
+  std::string message;  // why not ok; empty when ok
+};
+
+}  // namespace akidb::embed

@@ -1,0 +1,1 @@
+"""Python side of akidb-embed: model preparation, the bridge service, reference tools."""

@@ -1,0 +1,12 @@
+# Pinned versions of everything the set-up installs. Change here, nowhere else.
+# shellcheck disable=SC2034
+ORT_VERSION=1.29.0
+ORT_API_VERSION=29
+# Official ONNX Runtime 1.29.0 C/C++ API headers, as shipped inside the
+# onnxruntime.xcframework of this npm package (the PyPI wheel has no headers).
+ORT_HEADERS_NPM=com.github.asus4.onnxruntime@0.4.9
+DEBIAN_PACKAGES=(
+  build-essential cmake ninja-build pkg-config
+  libgtest-dev libutf8proc-dev libsimdjson-dev libcpp-httplib-dev
+  nlohmann-json3-dev libcli11-dev clang clang-format libclang-rt-14-dev
+)
