@@ -11,18 +11,19 @@ namespace akidb::embed {
 enum class Pooling { Mean, Cls };
 
 struct ModelManifest {
-  std::string name;                  // "all-MiniLM-L6-v2"
-  std::size_t dimension = 0;         // 384
-  std::size_t max_seq_length = 0;    // 256 tokens, [CLS]/[SEP] included
+  std::string name;                // "all-MiniLM-L6-v2"
+  std::size_t dimension = 0;       // 384
+  std::size_t max_seq_length = 0;  // 256 tokens, [CLS]/[SEP] included
   Pooling pooling = Pooling::Mean;
   bool normalize = true;
-  std::vector<std::string> inputs;   // graph inputs: input_ids, attention_mask, token_type_ids
-  std::string output;                // graph output with [batch, seq, dim] hidden states
+  std::vector<std::string> inputs;  // graph inputs: input_ids, attention_mask, token_type_ids
+  std::string output;               // graph output with [batch, seq, dim] hidden states
   std::map<std::string, std::string> variants;  // "fp32" -> "model.onnx", "int8" -> ...
   std::string tokenizer = "tokenizer.json";
 
   // The model file of a variant; throws ModelError naming akidb.json if unknown.
-  std::filesystem::path model_file(const std::filesystem::path& dir, const std::string& variant) const;
+  std::filesystem::path model_file(const std::filesystem::path& dir,
+                                   const std::string& variant) const;
 };
 
 // Reads <dir>/akidb.json. Throws Error(ModelError) naming the file.

@@ -8,6 +8,7 @@
 
 #include "akidb/embed/manifest.hpp"
 #include "akidb/embed/provider.hpp"
+#include "akidb/embed/tokenizer.hpp"
 
 namespace akidb::embed {
 
@@ -15,12 +16,12 @@ enum class GraphOptimization { Disabled, Basic, Extended, All };
 
 struct OnnxProviderOptions {
   std::filesystem::path model_dir;
-  std::string variant = "fp32";       // a key of the manifest's variants
-  int intra_op_threads = 0;            // 0: ONNX Runtime's default (all cores)
-  bool allow_spinning = true;          // intra-op thread spinning
+  std::string variant = "fp32";  // a key of the manifest's variants
+  int intra_op_threads = 0;      // 0: ONNX Runtime's default (all cores)
+  bool allow_spinning = true;    // intra-op thread spinning
   GraphOptimization optimization = GraphOptimization::All;
-  std::size_t fixed_padding = 0;       // 0: dynamic padding; else pad every batch to this length
-  bool sort_by_length = true;          // bucket large batches by token length
+  std::size_t fixed_padding = 0;         // 0: dynamic padding; else pad every batch to this length
+  bool sort_by_length = true;            // bucket large batches by token length
   std::size_t max_batch_tokens = 16384;  // sub-batch budget (padded tokens) inside one call
   std::size_t parallel_tokenize_min = 64;  // tokenize in parallel from this many inputs
 };
@@ -36,9 +37,7 @@ class OnnxProvider final : public EmbeddingProvider {
   HealthStatus health_check() override;
 
   const ModelManifest& manifest() const noexcept;
-  const class Tokenizer& tokenizer() const noexcept;
-  // Operator types of the model graph (e.g. to check for fused Attention).
-  std::vector<std::string> graph_op_types() const;
+  const Tokenizer& tokenizer() const noexcept;
 
  private:
   struct Impl;

@@ -26,7 +26,7 @@ struct Encoding {
 
 struct EncodeOptions {
   std::size_t max_length = 0;  // 0: the tokenizer's own truncation setting (or none)
-  bool truncate = true;         // false: keep every token (caller decides what to do)
+  bool truncate = true;        // false: keep every token (caller decides what to do)
   bool with_offsets = false;
 };
 

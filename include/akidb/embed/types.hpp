@@ -35,8 +35,8 @@ struct StageTimings {
 };
 
 struct Usage {
-  std::size_t prompt_tokens = 0;           // sum over inputs, after truncation
-  std::vector<std::size_t> input_tokens;   // per input, after truncation ([CLS]/[SEP] included)
+  std::size_t prompt_tokens = 0;          // sum over inputs, after truncation
+  std::vector<std::size_t> input_tokens;  // per input, after truncation ([CLS]/[SEP] included)
   double wall_ms = 0;
   StageTimings stages;
 };
@@ -50,7 +50,9 @@ class Embeddings {
 
   std::size_t rows() const noexcept { return rows_; }
   std::size_t dimension() const noexcept { return dimension_; }
-  std::span<float> row(std::size_t i) noexcept { return {data_.data() + i * dimension_, dimension_}; }
+  std::span<float> row(std::size_t i) noexcept {
+    return {data_.data() + i * dimension_, dimension_};
+  }
   std::span<const float> row(std::size_t i) const noexcept {
     return {data_.data() + i * dimension_, dimension_};
   }

@@ -1,0 +1,29 @@
+#pragma once
+// Options and helpers shared by the akidb-embed subcommands.
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+
+#include "akidb/embed/onnx_provider.hpp"
+#include "akidb/embed/provider.hpp"
+
+namespace akidb::embed::cli {
+
+struct ModelOptions {
+  std::string model_dir;
+  std::string variant = "fp32";
+  std::string backend = "onnx";
+  int threads = 0;
+};
+
+// Adds --model, --variant, --backend, --threads (with AKIDB_* environment fallbacks).
+void add_model_options(CLI::App& app, ModelOptions& options);
+OnnxProviderOptions onnx_options(const ModelOptions& options);
+std::unique_ptr<EmbeddingProvider> make_provider(const ModelOptions& options);
+
+// Each subcommand registers itself and runs when selected.
+void register_embed(CLI::App& app);
+void register_info(CLI::App& app);
+void register_tokenize(CLI::App& app);
+
+}  // namespace akidb::embed::cli

@@ -1,0 +1,29 @@
+// akidb-embed: the command-line front end (embed, info, tokenize, bench, serve).
+#include <cstdio>
+#include <exception>
+
+#include "akidb/embed/error.hpp"
+#include "cli/common.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "akidb-embed: fast sentence embeddings on a CPU (all-MiniLM-L6-v2 and other BERT models)"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string(AKIDB_VERSION));
+  akidb::embed::cli::register_embed(app);
+  akidb::embed::cli::register_info(app);
+  akidb::embed::cli::register_tokenize(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const akidb::embed::Error& e) {
+    std::fprintf(stderr, "akidb-embed: %s error: %s\n",
+                 std::string(akidb::embed::to_string(e.code())).c_str(), e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "akidb-embed: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,80 @@
+#include "akidb/embed/manifest.hpp"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "akidb/embed/error.hpp"
+
+namespace akidb::embed {
+namespace {
+
+constexpr const char* kManifestName = "akidb.json";
+
+nlohmann::json read_json(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) throw model_error(file.string(), "cannot open (missing model directory or manifest)");
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw model_error(file.string(), std::string("corrupt JSON: ") + e.what());
+  }
+}
+
+Pooling parse_pooling(const std::string& mode, const std::filesystem::path& file) {
+  if (mode == "mean") return Pooling::Mean;
+  if (mode == "cls") return Pooling::Cls;
+  throw model_error(file.string(), "unsupported pooling '" + mode + "' (mean or cls)");
+}
+
+ModelManifest parse_manifest(const nlohmann::json& j, const std::filesystem::path& file) {
+  ModelManifest m;
+  m.name = j.at("name").get<std::string>();
+  m.dimension = j.at("dimension").get<std::size_t>();
+  m.max_seq_length = j.at("max_seq_length").get<std::size_t>();
+  m.pooling = parse_pooling(j.value("pooling", std::string("mean")), file);
+  m.normalize = j.value("normalize", true);
+  m.inputs = j.at("inputs").get<std::vector<std::string>>();
+  m.output = j.at("output").get<std::string>();
+  m.variants = j.at("variants").get<std::map<std::string, std::string>>();
+  m.tokenizer = j.value("tokenizer", std::string("tokenizer.json"));
+  return m;
+}
+
+void validate(const ModelManifest& m, const std::filesystem::path& file) {
+  if (m.dimension == 0) throw model_error(file.string(), "dimension must be positive");
+  if (m.max_seq_length < 2) throw model_error(file.string(), "max_seq_length must be at least 2");
+  if (m.variants.empty()) throw model_error(file.string(), "no model variants listed");
+  for (const auto& input : m.inputs) {
+    if (input != "input_ids" && input != "attention_mask" && input != "token_type_ids")
+      throw model_error(file.string(), "unsupported graph input '" + input + "'");
+  }
+}
+
+}  // namespace
+
+std::filesystem::path ModelManifest::model_file(const std::filesystem::path& dir,
+                                                const std::string& variant) const {
+  auto it = variants.find(variant);
+  if (it == variants.end()) {
+    std::string known;
+    for (const auto& entry : variants) known += (known.empty() ? "" : ", ") + entry.first;
+    throw model_error((dir / kManifestName).string(),
+                      "unknown variant '" + variant + "' (available: " + known + ")");
+  }
+  return dir / it->second;
+}
+
+ModelManifest load_manifest(const std::filesystem::path& model_dir) {
+  const auto file = model_dir / kManifestName;
+  const auto json = read_json(file);
+  ModelManifest manifest;
+  try {
+    manifest = parse_manifest(json, file);
+  } catch (const nlohmann::json::exception& e) {
+    throw model_error(file.string(), std::string("invalid manifest: ") + e.what());
+  }
+  validate(manifest, file);
+  return manifest;
+}
+
+}  // namespace akidb::embed

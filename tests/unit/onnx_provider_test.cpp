@@ -1,0 +1,258 @@
+// The in-process provider against sentence-transformers' golden vectors,
+// plus its error paths. Needs the prepared default model (make test does it).
+#include "akidb/embed/onnx_provider.hpp"
+
+#include <cmath>
+#include <fstream>
+
+#include "akidb/embed/error.hpp"
+#include "test_support.hpp"
+
+namespace akidb::embed {
+namespace {
+
+using test::expect_error;
+
+struct Golden {
+  std::vector<std::string> texts;
+  std::vector<float> vectors;  // rows x dimension
+  std::size_t dimension = 0;
+};
+
+Golden load_golden() {
+  const auto dir = test::test_data() / "golden";
+  Golden golden;
+  const auto meta = test::read_json(dir / "meta.json");
+  golden.dimension = meta.at("dimension").get<std::size_t>();
+  std::ifstream texts(dir / "texts.jsonl");
+  for (std::string line; std::getline(texts, line);)
+    golden.texts.push_back(nlohmann::json::parse(line).at("text").get<std::string>());
+  golden.vectors.resize(golden.texts.size() * golden.dimension);
+  std::ifstream vectors(dir / "vectors.f32", std::ios::binary);
+  vectors.read(reinterpret_cast<char*>(golden.vectors.data()),
+               static_cast<std::streamsize>(golden.vectors.size() * sizeof(float)));
+  EXPECT_EQ(static_cast<std::size_t>(vectors.gcount()), golden.vectors.size() * sizeof(float));
+  return golden;
+}
+
+OnnxProviderOptions default_options() {
+  OnnxProviderOptions options;
+  options.model_dir = test::model_dir();
+  options.intra_op_threads = 1;
+  return options;
+}
+
+// Embeds all texts in consecutive batches of `batch_size`.
+Embeddings embed_all(OnnxProvider& provider, const std::vector<std::string>& texts,
+                     std::size_t batch_size) {
+  Embeddings all(texts.size(), provider.model_info().dimension);
+  for (std::size_t begin = 0; begin < texts.size(); begin += batch_size) {
+    const std::size_t end = std::min(texts.size(), begin + batch_size);
+    auto response = provider.embed_batch(
+        EmbedRequest::from_texts({texts.begin() + static_cast<std::ptrdiff_t>(begin),
+                                  texts.begin() + static_cast<std::ptrdiff_t>(end)}));
+    for (std::size_t i = begin; i < end; ++i) {
+      const auto row = response.embeddings.row(i - begin);
+      std::copy(row.begin(), row.end(), all.row(i).begin());
+    }
+  }
+  return all;
+}
+
+double cosine(std::span<const float> a, std::span<const float> b) {
+  double dot = 0, na = 0, nb = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    dot += double(a[i]) * b[i];
+    na += double(a[i]) * a[i];
+    nb += double(b[i]) * b[i];
+  }
+  return dot / std::sqrt(na * nb);
+}
+
+double max_abs_diff(std::span<const float> a, std::span<const float> b) {
+  double worst = 0;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    worst = std::max(worst, double(std::fabs(a[i] - b[i])));
+  return worst;
+}
+
+class GoldenTest : public ::testing::TestWithParam<std::size_t> {};
+
+TEST_P(GoldenTest, MatchesSentenceTransformers) {
+  const auto golden = load_golden();
+  ASSERT_GE(golden.texts.size(), 300u);
+  OnnxProvider provider(default_options());
+  const auto embeddings = embed_all(provider, golden.texts, GetParam());
+  for (std::size_t i = 0; i < golden.texts.size(); ++i) {
+    const std::span<const float> expected(golden.vectors.data() + i * golden.dimension,
+                                          golden.dimension);
+    EXPECT_GE(cosine(embeddings.row(i), expected), 0.9999) << "text " << i;
+    EXPECT_LE(max_abs_diff(embeddings.row(i), expected), 1e-4) << "text " << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(BatchSizes, GoldenTest, ::testing::Values(1, 7, 64));
+
+TEST(OnnxProvider, VectorDoesNotDependOnBatchComposition) {
+  const auto golden = load_golden();
+  OnnxProvider provider(default_options());
+  const std::vector<std::string> texts(golden.texts.begin(), golden.texts.begin() + 80);
+  const auto alone = embed_all(provider, texts, 1);
+  const auto batched = embed_all(provider, texts, 80);
+  for (std::size_t i = 0; i < texts.size(); ++i)
+    EXPECT_LE(max_abs_diff(alone.row(i), batched.row(i)), 1e-5) << "text " << i;
+}
+
+TEST(OnnxProvider, ReportsModelInfo) {
+  OnnxProvider provider(default_options());
+  const auto info = provider.model_info();
+  EXPECT_EQ(info.model, "all-MiniLM-L6-v2");
+  EXPECT_EQ(info.dimension, 384u);
+  EXPECT_EQ(info.max_tokens, 256u);
+  EXPECT_EQ(info.backend, "onnx");
+  EXPECT_TRUE(provider.health_check().ok);
+}
+
+TEST(OnnxProvider, EmptyBatchIsInvalidInput) {
+  OnnxProvider provider(default_options());
+  expect_error([&] { provider.embed_batch(EmbedRequest::from_texts({})); }, ErrorCode::InvalidInput,
+               "no inputs");
+}
+
+TEST(OnnxProvider, EmptyStringIsClsSepVector) {
+  OnnxProvider provider(default_options());
+  auto response = provider.embed_batch(EmbedRequest::from_texts({""}));
+  EXPECT_EQ(response.usage.input_tokens.at(0), 2u);
+  EXPECT_NEAR(cosine(response.embeddings.row(0), response.embeddings.row(0)), 1.0, 1e-6);
+}
+
+TEST(OnnxProvider, InvalidUtf8NamesTheInput) {
+  OnnxProvider provider(default_options());
+  expect_error(
+      [&] {
+        provider.embed_batch(EmbedRequest::from_texts({"fine", "bad \xC3\x28"}));
+      },
+      ErrorCode::InvalidInput, "input 1: invalid UTF-8 at byte 4");
+}
+
+TEST(OnnxProvider, LongInputIsTruncatedTo256Tokens) {
+  OnnxProvider provider(default_options());
+  std::string text;
+  for (int i = 0; i < 1000; ++i) text += "word ";
+  auto response = provider.embed_batch(EmbedRequest::from_texts({text, "short"}));
+  EXPECT_EQ(response.usage.input_tokens.at(0), 256u);
+  EXPECT_EQ(response.usage.prompt_tokens, 256u + 3u);
+}
+
+TEST(OnnxProvider, LongInputWithoutTruncationIsInvalidInput) {
+  OnnxProvider provider(default_options());
+  std::string text;
+  for (int i = 0; i < 300; ++i) text += "word ";
+  auto request = EmbedRequest::from_texts({"ok", text});
+  request.truncate = false;
+  expect_error([&] { provider.embed_batch(request); }, ErrorCode::InvalidInput,
+               "input 1: input has 302 tokens, more than the model's maximum of 256");
+}
+
+TEST(OnnxProvider, TokenIdsGiveTheSameVectorAsText) {
+  OnnxProvider provider(default_options());
+  const auto enc = provider.tokenizer().encode("A man is playing a guitar.");
+  EmbedRequest by_ids;
+  by_ids.inputs = std::vector<TokenIds>{TokenIds(enc.ids.begin() + 1, enc.ids.end() - 1)};
+  const auto a = provider.embed_batch(by_ids);
+  const auto b = provider.embed_batch(EmbedRequest::from_texts({"A man is playing a guitar."}));
+  EXPECT_LE(max_abs_diff(a.embeddings.row(0), b.embeddings.row(0)), 1e-6);
+}
+
+TEST(OnnxProvider, TokenIdOutsideVocabularyIsInvalidInput) {
+  OnnxProvider provider(default_options());
+  EmbedRequest request;
+  request.inputs = std::vector<TokenIds>{{101, 2000}, {5, 999999}};
+  expect_error([&] { provider.embed_batch(request); }, ErrorCode::InvalidInput,
+               "input 1: token id 999999 is outside the vocabulary [0, 30522)");
+}
+
+TEST(OnnxProvider, UnnormalizedOutputWhenAsked) {
+  OnnxProvider provider(default_options());
+  auto request = EmbedRequest::from_texts({"A cat sits on the mat."});
+  request.normalize = false;
+  const auto raw = provider.embed_batch(request);
+  double norm = 0;
+  for (float x : raw.embeddings.row(0)) norm += double(x) * x;
+  EXPECT_GT(std::fabs(std::sqrt(norm) - 1.0), 0.01);
+}
+
+// ---- model directory errors -----------------------------------------------
+
+// A copy of the default model directory with links to the big files and a
+// manifest the test may rewrite.
+struct ModelCopy {
+  test::TempDir dir;
+  nlohmann::json manifest = test::read_json(test::model_dir() / "akidb.json");
+  ModelCopy() {
+    for (const char* file : {"model.onnx", "tokenizer.json"})
+      std::filesystem::create_symlink(std::filesystem::absolute(test::model_dir() / file),
+                                      dir.path() / file);
+  }
+  void write_manifest() const { test::write_file(dir.path() / "akidb.json", manifest.dump()); }
+  OnnxProviderOptions options() const {
+    auto o = default_options();
+    o.model_dir = dir.path();
+    return o;
+  }
+};
+
+TEST(OnnxProviderErrors, MissingDirectoryNamesTheManifest) {
+  auto options = default_options();
+  options.model_dir = "/nonexistent/model";
+  expect_error([&] { OnnxProvider p(options); }, ErrorCode::ModelError,
+               "/nonexistent/model/akidb.json: cannot open");
+}
+
+TEST(OnnxProviderErrors, CorruptManifestNamesTheFile) {
+  ModelCopy copy;
+  test::write_file(copy.dir.path() / "akidb.json", "{not json");
+  expect_error([&] { OnnxProvider p(copy.options()); }, ErrorCode::ModelError,
+               "akidb.json: corrupt JSON");
+}
+
+TEST(OnnxProviderErrors, ManifestMissingAFieldNamesTheFile) {
+  ModelCopy copy;
+  copy.manifest.erase("dimension");
+  copy.write_manifest();
+  expect_error([&] { OnnxProvider p(copy.options()); }, ErrorCode::ModelError,
+               "akidb.json: invalid manifest");
+}
+
+TEST(OnnxProviderErrors, DimensionDisagreeingWithTheGraphNamesTheModel) {
+  ModelCopy copy;
+  copy.manifest["dimension"] = 512;
+  copy.write_manifest();
+  expect_error([&] { OnnxProvider p(copy.options()); }, ErrorCode::ModelError,
+               "model.onnx: output dimension 384 disagrees with the manifest's dimension 512");
+}
+
+TEST(OnnxProviderErrors, CorruptModelFileNamesIt) {
+  ModelCopy copy;
+  copy.write_manifest();
+  std::filesystem::remove(copy.dir.path() / "model.onnx");
+  test::write_file(copy.dir.path() / "model.onnx", "this is not an ONNX model");
+  expect_error([&] { OnnxProvider p(copy.options()); }, ErrorCode::ModelError,
+               "model.onnx: cannot load ONNX model");
+}
+
+TEST(OnnxProviderErrors, MissingTokenizerNamesIt) {
+  ModelCopy copy;
+  copy.write_manifest();
+  std::filesystem::remove(copy.dir.path() / "tokenizer.json");
+  expect_error([&] { OnnxProvider p(copy.options()); }, ErrorCode::ModelError, "tokenizer.json");
+}
+
+TEST(OnnxProviderErrors, UnknownVariantListsTheAvailableOnes) {
+  auto options = default_options();
+  options.variant = "fp64";
+  expect_error([&] { OnnxProvider p(options); }, ErrorCode::ModelError, "unknown variant 'fp64'");
+}
+
+}  // namespace
+}  // namespace akidb::embed
