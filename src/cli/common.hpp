@@ -25,5 +25,6 @@ std::unique_ptr<EmbeddingProvider> make_provider(const ModelOptions& options);
 void register_embed(CLI::App& app);
 void register_info(CLI::App& app);
 void register_tokenize(CLI::App& app);
+void register_bench(CLI::App& app);
 
 }  // namespace akidb::embed::cli

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   akidb::embed::cli::register_embed(app);
   akidb::embed::cli::register_info(app);
   akidb::embed::cli::register_tokenize(app);
+  akidb::embed::cli::register_bench(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -31,7 +31,8 @@ struct Workspace {
 };
 
 runtime::SessionConfig session_config(const OnnxProviderOptions& options) {
-  return {options.intra_op_threads, options.allow_spinning, options.optimization, {}};
+  return {options.intra_op_threads, options.allow_spinning, options.optimization,
+          options.profile_prefix};
 }
 
 Tokenizer load_tokenizer(const std::filesystem::path& dir, const ModelManifest& manifest) {
@@ -257,5 +258,6 @@ HealthStatus OnnxProvider::health_check() {
 
 const ModelManifest& OnnxProvider::manifest() const noexcept { return impl_->manifest; }
 const Tokenizer& OnnxProvider::tokenizer() const noexcept { return impl_->tokenizer; }
+std::string OnnxProvider::end_profiling() { return impl_->session.end_profiling(); }
 
 }  // namespace akidb::embed

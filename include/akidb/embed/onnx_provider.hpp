@@ -24,6 +24,7 @@ struct OnnxProviderOptions {
   bool sort_by_length = true;            // bucket large batches by token length
   std::size_t max_batch_tokens = 16384;  // sub-batch budget (padded tokens) inside one call
   std::size_t parallel_tokenize_min = 64;  // tokenize in parallel from this many inputs
+  std::string profile_prefix;              // non-empty: ONNX Runtime profiling to this prefix
 };
 
 class OnnxProvider final : public EmbeddingProvider {
@@ -38,6 +39,8 @@ class OnnxProvider final : public EmbeddingProvider {
 
   const ModelManifest& manifest() const noexcept;
   const Tokenizer& tokenizer() const noexcept;
+  // Ends ONNX Runtime profiling (see profile_prefix) and returns the JSON file.
+  std::string end_profiling();
 
  private:
   struct Impl;

@@ -1,0 +1,329 @@
+// `akidb-embed bench`: latency with a per-stage breakdown, throughput against
+// batch size, efficiency against a measured FLOP peak, accuracy of the chosen
+// variant, and (with --profile) the operators ONNX Runtime actually ran.
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "akidb/embed/error.hpp"
+#include "cli/bench_stats.hpp"
+#include "cli/common.hpp"
+#include "cli/flop_probe.hpp"
+#include "cli/sts_data.hpp"
+
+namespace akidb::embed::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+struct BenchOptions {
+  ModelOptions model;
+  std::string padding = "dynamic";
+  std::string optimization = "all";
+  bool no_sort = false;
+  bool no_spinning = false;
+  bool profile = false;
+  bool quick = false;
+  std::string sts = "../shared/data/stsb/stsb-en-test.csv";
+  std::string golden = "tests/data/golden";
+  std::vector<std::size_t> batch_sizes{1, 8, 32, 64, 128, 256};
+  std::size_t iterations = 200;
+  std::size_t sentences = 1024;
+  std::set<std::string> stages{"latency", "throughput", "accuracy"};
+  std::string json_out;
+};
+
+GraphOptimization parse_optimization(const std::string& name) {
+  if (name == "disabled") return GraphOptimization::Disabled;
+  if (name == "basic") return GraphOptimization::Basic;
+  if (name == "extended") return GraphOptimization::Extended;
+  return GraphOptimization::All;
+}
+
+OnnxProviderOptions provider_options(const BenchOptions& o) {
+  auto opts = onnx_options(o.model);
+  opts.fixed_padding = o.padding == "dynamic" ? 0 : std::stoul(o.padding);
+  opts.sort_by_length = !o.no_sort;
+  opts.allow_spinning = !o.no_spinning;
+  opts.optimization = parse_optimization(o.optimization);
+  if (o.profile) opts.profile_prefix = "akidb-bench-profile";
+  return opts;
+}
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// ---- model FLOPs -----------------------------------------------------------
+
+struct Architecture {
+  double layers = 0, hidden = 0, intermediate = 0;
+  bool known() const { return layers > 0; }
+  // Multiply-adds x2 of the encoder for one sequence of `seq` tokens.
+  double flops(double seq) const {
+    return layers * (2 * seq * hidden * (4 * hidden + 2 * intermediate) + 4 * seq * seq * hidden);
+  }
+};
+
+Architecture read_architecture(const std::string& model_dir) {
+  std::ifstream in(std::filesystem::path(model_dir) / "akidb.json");
+  const auto j = json::parse(in, nullptr, false);
+  if (j.is_discarded() || !j.contains("architecture")) return {};
+  const auto& a = j["architecture"];
+  return {a.value("layers", 0.0), a.value("hidden_size", 0.0), a.value("intermediate_size", 0.0)};
+}
+
+// ---- latency ---------------------------------------------------------------
+
+std::string text_of_tokens(const Tokenizer& tokenizer, std::size_t tokens) {
+  const std::string sentence = "A man is playing a guitar on the stage tonight. ";
+  std::string text;
+  while (tokenizer.encode(text).tokens_before_truncation < tokens) text += sentence;
+  return text;
+}
+
+json stage_json(const StageTimings& s) {
+  return {{"tokenize", s.tokenize_us}, {"tensor", s.tensor_us},       {"inference", s.inference_us},
+          {"pool", s.pool_us},         {"normalize", s.normalize_us}, {"total", s.total_us}};
+}
+
+json measure_latency(OnnxProvider& provider, const std::string& name, const std::string& text,
+                     std::size_t iterations) {
+  auto request = EmbedRequest::from_texts({text});
+  for (int i = 0; i < 10; ++i) provider.embed_batch(request);
+  std::vector<double> wall_ms;
+  StageTimings sum;
+  std::size_t tokens = 0;
+  for (std::size_t i = 0; i < iterations; ++i) {
+    const auto start = Clock::now();
+    const auto r = provider.embed_batch(request);
+    wall_ms.push_back(seconds_since(start) * 1e3);
+    tokens = r.usage.prompt_tokens;
+    const auto& s = r.usage.stages;
+    sum.tokenize_us += s.tokenize_us, sum.tensor_us += s.tensor_us;
+    sum.inference_us += s.inference_us, sum.pool_us += s.pool_us;
+    sum.normalize_us += s.normalize_us, sum.total_us += s.total_us;
+  }
+  const double n = static_cast<double>(iterations);
+  StageTimings mean{sum.tokenize_us / n, sum.tensor_us / n,    sum.inference_us / n,
+                    sum.pool_us / n,     sum.normalize_us / n, sum.total_us / n};
+  return {{"input", name},
+          {"tokens", tokens},
+          {"p50_ms", percentile(wall_ms, 50)},
+          {"p95_ms", percentile(wall_ms, 95)},
+          {"p99_ms", percentile(wall_ms, 99)},
+          {"mean_stage_us", stage_json(mean)}};
+}
+
+// ---- throughput ------------------------------------------------------------
+
+json measure_throughput(OnnxProvider& provider, const std::vector<std::string>& texts,
+                        std::size_t batch_size, const Architecture& arch, double peak) {
+  auto run_all = [&](std::size_t& tokens, double& flops) {
+    for (std::size_t begin = 0; begin < texts.size(); begin += batch_size) {
+      const auto end = std::min(texts.size(), begin + batch_size);
+      auto r = provider.embed_batch(
+          EmbedRequest::from_texts({texts.begin() + static_cast<std::ptrdiff_t>(begin),
+                                    texts.begin() + static_cast<std::ptrdiff_t>(end)}));
+      tokens += r.usage.prompt_tokens;
+      for (auto t : r.usage.input_tokens) flops += arch.flops(static_cast<double>(t));
+    }
+  };
+  std::size_t tokens = 0;
+  double flops = 0;
+  run_all(tokens, flops);  // warm-up: sessions, arenas, workspaces
+  tokens = 0, flops = 0;
+  const auto start = Clock::now();
+  run_all(tokens, flops);
+  const double secs = seconds_since(start);
+  json j = {{"batch_size", batch_size},
+            {"sentences_per_s", static_cast<double>(texts.size()) / secs},
+            {"tokens_per_s", static_cast<double>(tokens) / secs}};
+  if (arch.known()) {
+    j["gflops"] = flops / secs / 1e9;
+    j["efficiency_pct"] = 100.0 * flops / secs / 1e9 / peak;
+  }
+  return j;
+}
+
+// ---- accuracy --------------------------------------------------------------
+
+double dot(std::span<const float> a, std::span<const float> b) {
+  double s = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) s += double(a[i]) * b[i];
+  return s;
+}
+
+json golden_cosines(OnnxProvider& provider, const std::filesystem::path& dir) {
+  std::ifstream texts_in(dir / "texts.jsonl");
+  std::vector<std::string> texts;
+  for (std::string line; std::getline(texts_in, line);)
+    texts.push_back(json::parse(line).at("text").get<std::string>());
+  if (texts.empty()) return nullptr;
+  const std::size_t dim = provider.model_info().dimension;
+  std::vector<float> golden(texts.size() * dim);
+  std::ifstream(dir / "vectors.f32", std::ios::binary)
+      .read(reinterpret_cast<char*>(golden.data()),
+            static_cast<std::streamsize>(golden.size() * sizeof(float)));
+  const auto r = provider.embed_batch(EmbedRequest::from_texts(texts));
+  double sum = 0, worst = 1;
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    const double c = dot(r.embeddings.row(i), {golden.data() + i * dim, dim});
+    sum += c, worst = std::min(worst, c);
+  }
+  return {{"texts", texts.size()},
+          {"mean_cosine", sum / static_cast<double>(texts.size())},
+          {"min_cosine", worst}};
+}
+
+double sts_spearman(OnnxProvider& provider, const std::vector<StsPair>& pairs) {
+  const auto sentences = unique_sentences(pairs);
+  const auto r = provider.embed_batch(EmbedRequest::from_texts(sentences));
+  std::map<std::string, std::size_t> row;
+  for (std::size_t i = 0; i < sentences.size(); ++i) row.emplace(sentences[i], i);
+  std::vector<double> predicted, gold;
+  for (const auto& p : pairs) {
+    predicted.push_back(dot(r.embeddings.row(row[p.first]), r.embeddings.row(row[p.second])));
+    gold.push_back(p.score);
+  }
+  return 100.0 * spearman(predicted, gold);
+}
+
+// ---- profile: which operators ran ------------------------------------------
+
+json executed_ops(OnnxProvider& provider) {
+  const auto file = provider.end_profiling();
+  std::ifstream in(file);
+  const auto events = json::parse(in, nullptr, false);
+  std::map<std::string, int> counts;
+  if (events.is_array()) {
+    for (const auto& e : events) {
+      if (e.value("cat", "") != "Node" || !e.contains("args")) continue;
+      const auto& args = e["args"];
+      if (args.contains("op_name") && e.value("name", "").ends_with("_kernel_time"))
+        ++counts[args["op_name"].get<std::string>()];
+    }
+  }
+  std::filesystem::remove(file);
+  return {{"kernel_runs_by_op", counts}};
+}
+
+// ---- report ----------------------------------------------------------------
+
+void print_human(const json& r) {
+  std::printf("akidb-embed bench: model %s, variant %s, threads %d, padding %s\n",
+              r["config"]["model"].get<std::string>().c_str(),
+              r["config"]["variant"].get<std::string>().c_str(), r["config"]["threads"].get<int>(),
+              r["config"]["padding"].get<std::string>().c_str());
+  if (r.contains("peak_gflops"))
+    std::printf("measured FMA peak: %.1f GFLOP/s\n", r["peak_gflops"].get<double>());
+  if (r.contains("latency")) {
+    std::printf("\n%-8s %6s %9s %9s %9s | %9s %9s %9s %9s %9s  (mean us per stage, share)\n",
+                "input", "tokens", "p50 ms", "p95 ms", "p99 ms", "tokenize", "tensor", "infer",
+                "pool", "normalize");
+    for (const auto& l : r["latency"]) {
+      const auto& s = l["mean_stage_us"];
+      const double total = s["total"].get<double>();
+      std::printf("%-8s %6d %9.3f %9.3f %9.3f |", l["input"].get<std::string>().c_str(),
+                  l["tokens"].get<int>(), l["p50_ms"].get<double>(), l["p95_ms"].get<double>(),
+                  l["p99_ms"].get<double>());
+      for (const char* k : {"tokenize", "tensor", "inference", "pool", "normalize"})
+        std::printf(" %5.0f %2.0f%%", s[k].get<double>(), 100 * s[k].get<double>() / total);
+      std::printf("\n");
+    }
+  }
+  if (r.contains("throughput")) {
+    std::printf("\n%6s %14s %14s %10s %12s\n", "batch", "sentences/s", "tokens/s", "GFLOP/s",
+                "efficiency");
+    for (const auto& t : r["throughput"]) {
+      std::printf("%6d %14.1f %14.0f %10.1f %11.1f%%\n", t["batch_size"].get<int>(),
+                  t["sentences_per_s"].get<double>(), t["tokens_per_s"].get<double>(),
+                  t.value("gflops", 0.0), t.value("efficiency_pct", 0.0));
+    }
+  }
+  if (r.contains("accuracy")) std::printf("\naccuracy: %s\n", r["accuracy"].dump().c_str());
+  if (r.contains("profile")) std::printf("\noperators run: %s\n", r["profile"].dump().c_str());
+}
+
+json run_bench(const BenchOptions& o) {
+  OnnxProvider provider(provider_options(o));
+  const int threads =
+      o.model.threads > 0 ? o.model.threads : static_cast<int>(std::thread::hardware_concurrency());
+  json r = {{"config",
+             {{"model", provider.model_info().model},
+              {"variant", o.model.variant},
+              {"threads", threads},
+              {"padding", o.padding},
+              {"sort_by_length", !o.no_sort},
+              {"optimization", o.optimization},
+              {"spinning", !o.no_spinning}}}};
+  const auto arch = read_architecture(o.model.model_dir);
+  const std::size_t iterations = o.quick ? 5 : o.iterations;
+  if (o.stages.contains("latency")) {
+    for (auto [name, tokens] : {std::pair{"short", 10}, {"medium", 60}, {"long", 256}}) {
+      const auto text = text_of_tokens(provider.tokenizer(), static_cast<std::size_t>(tokens));
+      r["latency"].push_back(measure_latency(provider, name, text, iterations));
+    }
+  }
+  const auto pairs = load_sts(o.sts);
+  if (o.stages.contains("throughput")) {
+    r["peak_gflops"] = measure_peak_gflops(threads, o.quick ? 0.05 : 0.5);
+    auto texts = unique_sentences(pairs);
+    texts.resize(std::min(texts.size(), o.quick ? std::size_t{16} : o.sentences));
+    for (auto b : o.batch_sizes)
+      r["throughput"].push_back(measure_throughput(provider, texts, b, arch, r["peak_gflops"]));
+  }
+  if (o.stages.contains("accuracy")) {
+    r["accuracy"]["golden"] = golden_cosines(provider, o.golden);
+    if (!o.quick) r["accuracy"]["sts_spearman"] = sts_spearman(provider, pairs);
+  }
+  if (o.profile) r["profile"] = executed_ops(provider);
+  return r;
+}
+
+}  // namespace
+
+void register_bench(CLI::App& app) {
+  auto o = std::make_shared<BenchOptions>();
+  auto* cmd = app.add_subcommand("bench", "measure latency, throughput, efficiency and accuracy");
+  add_model_options(*cmd, o->model);
+  cmd->add_option("--padding", o->padding, "dynamic, or a fixed length such as 256 or 512")
+      ->check(CLI::IsMember({"dynamic", "128", "256", "512"}))
+      ->capture_default_str();
+  cmd->add_option("--optimization", o->optimization, "ONNX Runtime graph optimization level")
+      ->check(CLI::IsMember({"disabled", "basic", "extended", "all"}))
+      ->capture_default_str();
+  cmd->add_flag("--no-sort", o->no_sort, "do not bucket large batches by length");
+  cmd->add_flag("--no-spinning", o->no_spinning, "disable intra-op thread spinning");
+  cmd->add_flag("--profile", o->profile, "report the operators ONNX Runtime ran");
+  cmd->add_flag("--quick", o->quick, "a tiny configuration (smoke test)");
+  cmd->add_option("--stages", o->stages, "latency, throughput, accuracy")
+      ->check(CLI::IsMember({"latency", "throughput", "accuracy"}))
+      ->capture_default_str();
+  cmd->add_option("--batch-sizes", o->batch_sizes, "throughput batch sizes")->capture_default_str();
+  cmd->add_option("--iterations", o->iterations, "latency iterations per input")
+      ->capture_default_str();
+  cmd->add_option("--sentences", o->sentences, "STS sentences for throughput")
+      ->capture_default_str();
+  cmd->add_option("--sts", o->sts, "STS benchmark CSV")->capture_default_str();
+  cmd->add_option("--golden", o->golden, "golden vectors directory")->capture_default_str();
+  cmd->add_option("--json", o->json_out,
+                  "also write the results as JSON to this file ('-': stdout only)");
+  cmd->callback([o] {
+    const auto result = run_bench(*o);
+    if (o->json_out == "-") {
+      std::cout << result.dump(2) << '\n';
+      return;
+    }
+    print_human(result);
+    if (!o->json_out.empty()) std::ofstream(o->json_out) << result.dump(2) << '\n';
+  });
+}
+
+}  // namespace akidb::embed::cli
