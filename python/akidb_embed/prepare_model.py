@@ -303,7 +303,8 @@ def prepare(out: Path, source: Path | None = None, variants=ALL_VARIANTS, log=pr
             "source": src_info,
             "architecture": {
                 "model_type": "bert", "hidden_size": cfg.hidden_size, "num_layers": cfg.num_hidden_layers,
-                "num_heads": cfg.num_attention_heads, "vocab_size": cfg.vocab_size,
+                "num_heads": cfg.num_attention_heads, "intermediate_size": cfg.intermediate_size,
+                "vocab_size": cfg.vocab_size,
                 "opset": bert_graph.OPSET,
             },
             "variant_details": details,

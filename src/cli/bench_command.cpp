@@ -76,7 +76,8 @@ Architecture read_architecture(const std::string& model_dir) {
   const auto j = json::parse(in, nullptr, false);
   if (j.is_discarded() || !j.contains("architecture")) return {};
   const auto& a = j["architecture"];
-  return {a.value("layers", 0.0), a.value("hidden_size", 0.0), a.value("intermediate_size", 0.0)};
+  const double hidden = a.value("hidden_size", 0.0);
+  return {a.value("num_layers", 0.0), hidden, a.value("intermediate_size", 4 * hidden)};
 }
 
 // ---- latency ---------------------------------------------------------------
