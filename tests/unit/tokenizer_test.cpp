@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "akidb/embed/error.hpp"
+#include "test_support.hpp"
 #include "tokenizer/unicode.hpp"
 
 namespace akidb::embed {
@@ -22,10 +23,7 @@ namespace {
 using Ids = std::vector<std::int32_t>;
 using Offsets = std::vector<std::pair<std::uint32_t, std::uint32_t>>;
 
-std::filesystem::path model_tokenizer() {
-  const char* dir = std::getenv("AKIDB_MODEL_DIR");
-  return std::filesystem::path(dir ? dir : "models/all-MiniLM-L6-v2") / "tokenizer.json";
-}
+std::filesystem::path model_tokenizer() { return test::model_dir() / "tokenizer.json"; }
 
 class ModelTokenizer : public ::testing::Test {
  protected:
@@ -36,7 +34,7 @@ class ModelTokenizer : public ::testing::Test {
   }
   static void TearDownTestSuite() { shared().reset(); }
   void SetUp() override {
-    if (!shared()) GTEST_SKIP() << "model not prepared: " << model_tokenizer();
+    ASSERT_TRUE(shared()) << "model not prepared (run make test): " << model_tokenizer();
     tok_ = &*shared();
   }
   static std::optional<Tokenizer>& shared() {
