@@ -148,6 +148,7 @@ struct DynamicBatcher::Impl {
   std::vector<Pending> take_batch();
   void wait_for_company(std::unique_lock<std::mutex>& lock);
   void run();
+  void finish_batch();
   void dispatch(std::vector<Pending>& batch);
   void run_merged(std::vector<Pending>& batch);
   void notify(const EmbedResponse& response, std::size_t requests, std::size_t inputs);
@@ -218,7 +219,8 @@ std::vector<Pending> DynamicBatcher::Impl::take_batch() {
   return batch;
 }
 
-// A lone request on an idle batcher goes at once; otherwise wait until the
+// A lone request on an idle batcher goes at once (submit() even runs it on
+// the caller's thread when a worker slot is free); otherwise wait until the
 // batch is full or the oldest request has waited max_wait.
 void DynamicBatcher::Impl::wait_for_company(std::unique_lock<std::mutex>& lock) {
   if (queue.size() == 1 && in_flight == 0) {
@@ -234,7 +236,7 @@ void DynamicBatcher::Impl::run() {
     std::vector<Pending> batch;
     {
       std::unique_lock lock(mu);
-      cv.wait(lock, [&] { return stopping || !queue.empty(); });
+      cv.wait(lock, [&] { return (stopping || !queue.empty()) && in_flight < options.workers; });
       if (queue.empty()) return;  // stopping, and everything queued is done
       wait_for_company(lock);
       purge_dead(BatchClock::now());
@@ -243,12 +245,16 @@ void DynamicBatcher::Impl::run() {
       ++in_flight;
     }
     dispatch(batch);
-    {
-      std::lock_guard lock(mu);
-      --in_flight;
-    }
-    cv.notify_all();
+    finish_batch();
   }
+}
+
+void DynamicBatcher::Impl::finish_batch() {
+  {
+    std::lock_guard lock(mu);
+    --in_flight;
+  }
+  cv.notify_all();
 }
 
 void DynamicBatcher::Impl::notify(const EmbedResponse& response, std::size_t requests,
@@ -340,6 +346,7 @@ std::shared_ptr<BatchTicket> DynamicBatcher::submit(
   p.ticket = ticket;
   p.deadline = deadline;
   ticket->future_ = p.promise.get_future();
+  std::vector<Pending> inline_batch;
   {
     std::lock_guard lock(impl_->mu);
     if (impl_->stopping) throw Error(ErrorCode::Unavailable, "the server is shutting down");
@@ -350,10 +357,22 @@ std::shared_ptr<BatchTicket> DynamicBatcher::submit(
                                               " requests); retry later");
     }
     p.enqueued = BatchClock::now();
-    impl_->queued_tokens += p.request.size() * p.longest;
-    impl_->queue.push_back(std::move(p));
+    if (impl_->queue.empty() && impl_->in_flight < impl_->options.workers) {
+      // Idle: run it on the caller's thread, sparing a hand-off to a worker.
+      ++impl_->in_flight;
+      ++impl_->counters.immediate;
+      inline_batch.push_back(std::move(p));
+    } else {
+      impl_->queued_tokens += p.request.size() * p.longest;
+      impl_->queue.push_back(std::move(p));
+    }
   }
-  impl_->cv.notify_one();
+  if (inline_batch.empty()) {
+    impl_->cv.notify_one();
+    return ticket;
+  }
+  impl_->dispatch(inline_batch);
+  impl_->finish_batch();
   return ticket;
 }
 

@@ -64,6 +64,12 @@ ApiError status_error(const Request& req, int status, std::size_t max_body) {
               "method " + req.method + " is not allowed on " + req.path + "; use " +
                   std::string(allowed_methods(req.path))};
     case 413:
+      if (req.get_header_value("Content-Type").starts_with("application/x-www-form-urlencoded")) {
+        // cpp-httplib caps form bodies at 8 KiB (curl -d sends this type by default).
+        return {413, "invalid_request_error", "payload_too_large",
+                "form-urlencoded bodies are limited to 8192 bytes: send the JSON with "
+                "'Content-Type: application/json'"};
+      }
       return {
           413, "invalid_request_error", "payload_too_large",
           "the request body is larger than the limit of " + std::to_string(max_body) + " bytes"};

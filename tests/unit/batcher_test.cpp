@@ -102,11 +102,12 @@ void wait_depth(const DynamicBatcher& b, std::size_t n) {
   while (b.queue_depth() < n) std::this_thread::yield();
 }
 
-// Keeps the single worker busy with one request so that others queue up.
-std::shared_ptr<BatchTicket> occupy(DynamicBatcher& b, FakeProvider& p) {
+// Keeps the single worker slot busy with one request (submitted from its own
+// thread: an idle batcher runs it on the submitting thread) so others queue up.
+std::jthread occupy(DynamicBatcher& b, FakeProvider& p) {
   const auto before = p.calls().size();
   p.hold();
-  auto t = b.submit(texts({"x"}));
+  std::jthread t([&b] { b.embed(texts({"x"})); });
   p.wait_calls(before + 1);
   return t;
 }
@@ -134,7 +135,7 @@ TEST(Batcher, MergesQueuedRequestsAndKeepsOrder) {
   }
   wait_depth(batcher, 10);
   provider.release();
-  first->wait();
+  first.join();
   for (std::size_t i = 0; i < tickets.size(); ++i) {
     auto r = tickets[i]->wait();
     EXPECT_EQ(r.batch_requests, 10U);
@@ -169,7 +170,7 @@ TEST(Batcher, OnlyMergesRequestsWithIdenticalOptions) {
   }
   wait_depth(batcher, 12);
   provider.release();
-  first->wait();
+  first.join();
   for (auto& t : tickets) EXPECT_EQ(t->wait().batch_requests, 3U);
   const auto calls = provider.calls();
   ASSERT_EQ(calls.size(), 5U);  // the occupier + one merged call per option set
@@ -190,7 +191,7 @@ TEST(Batcher, RespectsTokenAndRequestBudgets) {
   for (int i = 0; i < 8; ++i) tickets.push_back(batcher.submit(texts({std::string(20, 'a')})));
   wait_depth(batcher, 8);
   provider.release();
-  first->wait();
+  first.join();
   for (auto& t : tickets) t->wait();
   for (const auto& call : provider.calls()) EXPECT_LE(call.inputs, 2U);
   EXPECT_EQ(batcher.counters().max_batch_requests, 2U);
@@ -202,7 +203,7 @@ TEST(Batcher, RespectsTokenAndRequestBudgets) {
   for (auto& t : tickets) t = capped.submit(texts({std::string(20, 'a')}));
   wait_depth(capped, 8);
   provider.release();
-  again->wait();
+  again.join();
   for (auto& t : tickets) EXPECT_LE(t->wait().batch_requests, 3U);
   EXPECT_EQ(capped.counters().max_batch_requests, 3U);
 }
@@ -220,7 +221,7 @@ TEST(Batcher, GroupsByLengthBucketFirst) {
   }
   wait_depth(batcher, 8);
   provider.release();
-  first->wait();
+  first.join();
   std::vector<std::size_t> sizes;
   for (auto& t : tickets) sizes.push_back(t->wait().batch_requests);
   // The 4 short ones share a batch (a long one would make it 5 * 256 > 1000);
@@ -247,7 +248,7 @@ TEST(Batcher, FullQueueIsUnavailableAtOnce) {
   }
   EXPECT_EQ(batcher.counters().rejected, 1U);
   provider.release();
-  first->wait();
+  first.join();
   a->wait();
   b->wait();
   batcher.embed(texts({"after"}));  // recovered
@@ -261,7 +262,7 @@ TEST(Batcher, CancelledRequestIsSkipped) {
   auto kept = batcher.submit(texts({"kept"}));
   gone->cancel();
   provider.release();
-  first->wait();
+  first.join();
   EXPECT_EQ(kept->wait().batch_requests, 1U);
   EXPECT_THROW(gone->wait(), Error);
   EXPECT_EQ(batcher.counters().cancelled, 1U);
@@ -281,7 +282,7 @@ TEST(Batcher, DeadlinePassedInQueueIsTimeout) {
     EXPECT_EQ(e.code(), ErrorCode::Timeout);
   }
   provider.release();
-  first->wait();
+  first.join();
   batcher.embed(texts({"next"}));
   EXPECT_EQ(batcher.counters().cancelled, 1U);
 }
@@ -295,7 +296,7 @@ TEST(Batcher, BadInputInMergedBatchOnlyFailsItsRequest) {
   auto good2 = batcher.submit(texts({"also good"}));
   wait_depth(batcher, 3);
   provider.release();
-  first->wait();
+  first.join();
   EXPECT_EQ(good->wait().response.embeddings.rows(), 2U);
   EXPECT_EQ(good2->wait().response.embeddings.rows(), 1U);
   try {
