@@ -26,9 +26,7 @@ test: build
 
 # ASan + UBSan build of the unit tests (also run by `make test`).
 sanitize: setup
-	@cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DAKIDB_SANITIZE=ON -DAKIDB_WERROR=ON >/dev/null
-	@cmake --build build-asan -j $(JOBS)
-	@cd build-asan && ctest --output-on-failure -j $(JOBS)
+	@scripts/test.sh $(BUILD_DIR) asan
 
 format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.hpp')

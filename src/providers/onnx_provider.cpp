@@ -49,6 +49,8 @@ struct OnnxProvider::Impl {
   runtime::Session session;
   std::vector<std::string> inputs;  // graph inputs we feed, in manifest order
   WorkspacePool<Workspace> pool;
+  // Threads for parallel tokenization (hardware_concurrency reads /sys: once).
+  std::size_t tokenize_workers = std::min<std::size_t>(std::thread::hardware_concurrency(), 8);
 
   explicit Impl(OnnxProviderOptions opts)
       : options(std::move(opts)),
@@ -134,7 +136,7 @@ void OnnxProvider::Impl::tokenize(const EmbedRequest& request, Workspace& ws) co
   const std::size_t n = request.size();
   if (ws.encodings.size() < n) ws.encodings.resize(n);
   ws.lengths.assign(n, 0);
-  const std::size_t workers = std::min<std::size_t>(std::thread::hardware_concurrency(), 8);
+  const std::size_t workers = tokenize_workers;
   if (n < options.parallel_tokenize_min || workers < 2) {
     tokenize_range(request, ws, 0, n);
     return;

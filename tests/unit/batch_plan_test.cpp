@@ -18,9 +18,12 @@ std::vector<std::size_t> all_members(const std::vector<SubBatch>& batches) {
 TEST(BatchPlan, SortsByLengthAndPadsEachSubBatchToItsLongest) {
   const std::vector<std::size_t> lengths{50, 3, 40, 4, 5};
   const auto batches = plan_batches(lengths, {true, 12, 0});
-  ASSERT_EQ(batches.size(), 2u);
+  // Sorted lengths 3, 4 | 5 | 40 | 50: adding 5 to the first would pad 3 x 5 > 12.
+  ASSERT_EQ(batches.size(), 4u);
   EXPECT_EQ(batches[0].members, (std::vector<std::size_t>{1, 3}));
   EXPECT_EQ(batches[0].seq_len, 4u);
+  EXPECT_EQ(batches[1].members, (std::vector<std::size_t>{4}));
+  EXPECT_EQ(batches[3].seq_len, 50u);
   EXPECT_EQ(all_members(batches), (std::vector<std::size_t>{0, 1, 2, 3, 4}));
 }
 

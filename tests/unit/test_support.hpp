@@ -14,9 +14,10 @@
 
 namespace akidb::embed::test {
 
-inline std::filesystem::path env_path(const char* name, const char* fallback) {
+// An environment override, else a path under the source tree.
+inline std::filesystem::path env_path(const char* name, const char* relative) {
   const char* value = std::getenv(name);
-  return value ? value : fallback;
+  return value ? std::filesystem::path(value) : std::filesystem::path(AKIDB_SOURCE_DIR) / relative;
 }
 
 inline std::filesystem::path model_dir() {

