@@ -84,6 +84,43 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
     sys.exit("server did not become healthy")
 
 
+def server_sums(url: str, route: str) -> dict[str, float]:
+    """Sums and counts from /metrics: request time, and time per stage."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(url + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    out: dict[str, float] = {}
+    for f in text_string_to_metric_families(text):
+        for s in f.samples:
+            if s.name == "akidb_http_request_duration_seconds_sum" and s.labels.get("route") == route:
+                out["http"] = s.value
+            elif s.name == "akidb_http_request_duration_seconds_count" and s.labels.get("route") == route:
+                out["requests"] = s.value
+            elif s.name == "akidb_stage_duration_seconds_sum":
+                out[s.labels["stage"]] = s.value
+            elif s.name == "akidb_batch_size_count":
+                out["batches"] = s.value
+    return out
+
+
+def server_breakdown(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """Mean server-side ms per request, and mean requests per batch."""
+    d = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
+    n = max(d.get("requests", 0.0), 1.0)
+    model = d.get("tokenize", 0.0) + d.get("inference", 0.0) + d.get("pool_normalize", 0.0)
+    return {
+        "server_ms": d.get("http", 0.0) / n * 1e3,
+        "queue_ms": d.get("queue", 0.0) / n * 1e3,
+        "model_ms_per_batch": model / max(d.get("batches", 0.0), 1.0) * 1e3,
+        "serialize_us": d.get("serialize", 0.0) / n * 1e6,
+        "requests_per_batch": d.get("requests", 0.0) / max(d.get("batches", 0.0), 1.0),
+        # HTTP + JSON + hand-off: what the request cost beyond queueing and the model
+        "overhead_us": (d.get("http", 0.0) - d.get("queue", 0.0)) / n * 1e6
+        - model / max(d.get("batches", 0.0), 1.0) * 1e6,
+    }
+
+
 def run_wrk(url: str, lua: Path, bodies: Path, path: str, conns: int, duration: int) -> dict:
     threads = min(conns, 2)
     cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{duration}s", "--timeout", "30s",
@@ -128,16 +165,24 @@ def main() -> None:
             bodies.write_text("".join(json.dumps({key: s}) + "\n" for s in sentences(args.sentences)))
             run_wrk(url, lua, bodies, args.route, 1, 2)  # warm-up
             for c in args.concurrency:
-                results.append(run_wrk(url, lua, bodies, args.route, c, args.duration))
+                before = server_sums(url, args.route)
+                r = run_wrk(url, lua, bodies, args.route, c, args.duration)
+                r.update(server_breakdown(before, server_sums(url, args.route)))
+                results.append(r)
     finally:
         if proc:
             proc.send_signal(signal.SIGTERM)
             proc.wait(30)
 
-    print(f"{'conc':>5} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    print(f"{'conc':>5} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7} |"
+          f" {'req/batch':>9} {'model ms/batch':>14} {'serialize us':>12} {'overhead us':>11}")
     for r in results:
         print(f"{r['concurrency']:>5} {r['rps']:>9.1f} {r['p50_us'] / 1e3:>8.2f} {r['p95_us'] / 1e3:>8.2f} "
-              f"{r['p99_us'] / 1e3:>8.2f} {r['non_2xx'] + r['socket_errors']:>7}")
+              f"{r['p99_us'] / 1e3:>8.2f} {r['non_2xx'] + r['socket_errors']:>7} |"
+              f" {r['requests_per_batch']:>9.1f} {r['model_ms_per_batch']:>14.2f}"
+              f" {r['serialize_us']:>12.1f} {r['overhead_us']:>11.1f}")
+    print("overhead us: server-side request time minus queue wait minus the model's time per batch"
+          " (parse, hand-off, serialize)")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps({"route": args.route, "results": results}, indent=2))

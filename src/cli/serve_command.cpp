@@ -23,6 +23,7 @@ struct ServeOptions {
   server::ServerOptions server;
   long max_wait_us = 2000;
   long request_timeout_ms = 30000;
+  bool no_spinning = false;
 };
 
 // Blocks SIGINT/SIGTERM in the calling thread (and threads it starts later);
@@ -75,7 +76,9 @@ void run_serve(ServeOptions& options) {
     http.stop();
   });
   try {
-    provider = std::make_unique<OnnxProvider>(onnx_options(options.model));
+    auto onnx = onnx_options(options.model);
+    onnx.allow_spinning = !options.no_spinning;
+    provider = std::make_unique<OnnxProvider>(std::move(onnx));
     http.attach(*provider, &provider->tokenizer());
   } catch (...) {
     http.stop();
@@ -127,6 +130,10 @@ void register_serve(CLI::App& app) {
       "per-request timeout (504 after it)");
   add(*cmd, "--http-threads", o.http_threads, "AKIDB_HTTP_THREADS",
       "HTTP worker threads (each keep-alive connection holds one while open)");
+  cmd->add_flag("--no-spinning", options->no_spinning,
+                "stop ONNX Runtime's intra-op threads from spinning between runs (frees the cores "
+                "for HTTP threads and other processes)")
+      ->envname("AKIDB_NO_SPINNING");
   cmd->add_option("--api-key", o.api_key, "require 'Authorization: Bearer KEY' (not on /health)")
       ->envname("AKIDB_API_KEY");
   cmd->callback([options] { run_serve(*options); });
