@@ -337,6 +337,9 @@ DynamicBatcher::~DynamicBatcher() { shutdown(); }
 std::shared_ptr<BatchTicket> DynamicBatcher::submit(
     EmbedRequest request, std::optional<BatchClock::time_point> deadline) {
   if (request.size() == 0) throw invalid_request("the request has no inputs: send at least one");
+  if (deadline && *deadline <= BatchClock::now()) {
+    throw Error(ErrorCode::Timeout, "the request's deadline passed before it was queued");
+  }
   auto ticket = std::make_shared<BatchTicket>();
   Pending p;
   p.longest = impl_->longest_input(request);

@@ -170,3 +170,12 @@ def test_bad_input(server, method, path, body, status, words):
     assert words in error["message"], error
     assert error["type"] and error["code"]
     assert_works(server)
+
+
+def test_large_form_urlencoded_body_says_to_send_json(server):
+    # curl -d sends form-urlencoded; cpp-httplib caps such bodies at 8 KiB.
+    body = b'{"input": "' + b"x" * 9000 + b'"}'
+    r = requests.post(server.url + "/v1/embeddings", data=body, timeout=30,
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 413 and "application/json" in r.json()["error"]["message"]
+    assert_works(server)

@@ -273,10 +273,10 @@ TEST(Batcher, DeadlinePassedInQueueIsTimeout) {
   FakeProvider provider;
   DynamicBatcher batcher(provider, {});
   auto first = occupy(batcher, provider);
-  const auto past = BatchClock::now() - std::chrono::seconds(1);
-  auto late = batcher.submit(texts({"late"}), past);
+  const auto soon = BatchClock::now() + std::chrono::milliseconds(1);
+  auto late = batcher.submit(texts({"late"}), soon);
   try {
-    late->wait(past);
+    late->wait(soon);
     FAIL() << "expected Timeout";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::Timeout);
@@ -336,6 +336,18 @@ TEST(Batcher, EmptyRequestIsInvalid) {
   FakeProvider provider;
   DynamicBatcher batcher(provider, {});
   EXPECT_THROW(batcher.submit(texts({})), Error);
+}
+
+TEST(Batcher, PastDeadlineIsTimeoutEvenWhenIdle) {
+  FakeProvider provider;
+  DynamicBatcher batcher(provider, {});
+  try {
+    batcher.submit(texts({"late"}), BatchClock::now() - std::chrono::seconds(1));
+    FAIL() << "expected Timeout";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::Timeout);
+  }
+  EXPECT_TRUE(provider.calls().empty());
 }
 
 }  // namespace
