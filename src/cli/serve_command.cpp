@@ -37,11 +37,14 @@ class SignalWatcher {
     pthread_sigmask(SIG_BLOCK, &set_, &old_);
   }
   ~SignalWatcher() {
-    thread_ = {};  // request stop and join before restoring the mask
+    stop();
     pthread_sigmask(SIG_SETMASK, &old_, nullptr);
   }
   SignalWatcher(const SignalWatcher&) = delete;
   SignalWatcher& operator=(const SignalWatcher&) = delete;
+
+  // Stops watching (pending signals stay blocked until destruction).
+  void stop() { thread_ = {}; }  // requests stop and joins
 
   void start(std::function<void(int)> on_signal) {
     thread_ = std::jthread([this, on_signal](std::stop_token stop) {
@@ -69,7 +72,16 @@ void run_serve(ServeOptions& options) {
   server::HttpServer http(o);
   const int port = http.bind();
   std::jthread listener([&] { http.listen(); });
-  while (!http.running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // The watcher calls into `http`: stop it before `http` goes away, on every path.
+  const std::unique_ptr<SignalWatcher, void (*)(SignalWatcher*)> watching(
+      &signals, [](SignalWatcher* w) { w->stop(); });
+  for (int waited_ms = 0; !http.running(); ++waited_ms) {
+    if (waited_ms == 5000) {
+      http.stop();  // harmless if it never ran; the listener then returns
+      throw Error(ErrorCode::Unavailable, "the HTTP server did not start listening");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   signals.start([&](int sig) {
     std::fprintf(stderr, "akidb-embed: %s: finishing in-flight requests\n",
                  sig == SIGINT ? "SIGINT" : "SIGTERM");
