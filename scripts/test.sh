@@ -28,7 +28,8 @@ asan() {
 
 e2e() {
   echo "== end-to-end tests"
-  AKIDB_BINARY="$PWD/$BUILD_DIR/akidb-embed" .venv/bin/python -m pytest -q tests/e2e
+  AKIDB_BINARY="$PWD/$BUILD_DIR/akidb-embed" AKIDB_TOKENIZE_BINARY="$PWD/$BUILD_DIR/akidb-tokenize" \
+    .venv/bin/python -m pytest -q tests/e2e
 }
 
 format() {
