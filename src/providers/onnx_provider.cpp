@@ -44,6 +44,7 @@ Tokenizer load_tokenizer(const std::filesystem::path& dir, const ModelManifest& 
 struct OnnxProvider::Impl {
   OnnxProviderOptions options;
   ModelManifest manifest;
+  std::string variant;
   Tokenizer tokenizer;
   std::filesystem::path model_file;
   runtime::Session session;
@@ -55,8 +56,9 @@ struct OnnxProvider::Impl {
   explicit Impl(OnnxProviderOptions opts)
       : options(std::move(opts)),
         manifest(load_manifest(options.model_dir)),
+        variant(options.variant.empty() ? manifest.default_variant : options.variant),
         tokenizer(load_tokenizer(options.model_dir, manifest)),
-        model_file(manifest.model_file(options.model_dir, options.variant)),
+        model_file(manifest.model_file(options.model_dir, variant)),
         session(model_file, session_config(options)) {
     check_graph();
   }
@@ -242,8 +244,9 @@ EmbedResponse OnnxProvider::embed_batch(const EmbedRequest& request) {
 }
 
 ModelInfo OnnxProvider::model_info() const {
-  return {impl_->manifest.name,   impl_->manifest.dimension, impl_->manifest.max_seq_length, "onnx",
-          "CPUExecutionProvider", impl_->options.variant};
+  return {impl_->manifest.name,           impl_->manifest.dimension,
+          impl_->manifest.max_seq_length, "onnx",
+          "CPUExecutionProvider",         impl_->variant};
 }
 
 HealthStatus OnnxProvider::health_check() {

@@ -38,6 +38,7 @@ Golden load_golden() {
 OnnxProviderOptions default_options() {
   OnnxProviderOptions options;
   options.model_dir = test::model_dir();
+  options.variant = "fp32";
   options.intra_op_threads = 1;
   return options;
 }
@@ -146,6 +147,14 @@ TEST(OnnxProvider, ReportsModelInfo) {
   EXPECT_EQ(info.max_tokens, 256u);
   EXPECT_EQ(info.backend, "onnx");
   EXPECT_TRUE(provider.health_check().ok);
+}
+
+TEST(OnnxProvider, NoVariantMeansTheManifestDefault) {
+  auto options = default_options();
+  options.variant.clear();
+  OnnxProvider provider(options);
+  EXPECT_EQ(provider.model_info().variant, provider.manifest().default_variant);
+  EXPECT_EQ(provider.manifest().default_variant, "opt");
 }
 
 TEST(OnnxProvider, EmptyBatchIsInvalidInput) {
