@@ -531,8 +531,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=args.log_level.upper(),
                         format=f"[bridge {os.getpid()}] %(levelname)s %(message)s")
-    rd, wr = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # a stray print() must not corrupt the protocol
+    rd = sys.stdin.buffer
+    # The protocol gets its own copy of fd 1; fd 1 itself and sys.stdout then
+    # point at stderr, so a stray print() or a native library's output cannot
+    # corrupt the stream.
+    sys.stdout.flush()
+    wr = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     start = time.perf_counter()
     try:
         backend = load_backend(args)

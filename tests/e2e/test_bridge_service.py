@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from helpers import MODEL_DIR, ROOT, TEST_DATA
+from helpers import MODEL_DIR, ROOT, TEST_DATA, embed_texts, run_cli
 
 HEADER = struct.Struct("<4sBBHII")
 
@@ -179,3 +179,13 @@ def test_bad_model_path_exits_with_a_message(tmp_path):
     stderr = svc.proc.stderr.read().decode()
     assert "cannot load the model" in stderr and "akidb.json" in stderr
     svc.close()
+
+
+@pytest.mark.parametrize("framing", ["json", "binary"])
+def test_cli_embeds_through_the_bridge(framing):
+    info = json.loads(run_cli("info", "--model", str(MODEL_DIR), "--backend", "python").stdout)
+    assert info["backend"] == "python" and info["dimension"] == 384
+    texts, expected = golden(8)
+    got = np.array(embed_texts(texts, "--backend", "python", "--framing", framing, "--threads", "1"),
+                   dtype=np.float32)
+    assert cosines(got, expected).min() >= 0.9999
