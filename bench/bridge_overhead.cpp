@@ -64,6 +64,13 @@ std::vector<std::string> read_texts(const std::string& path) {
   return texts;
 }
 
+std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  std::string line;
+  std::getline(in, line);
+  return line.substr(0, line.find(' ', line.find(' ', line.find(' ') + 1) + 1)) + "\n";
+}
+
 Sample time_one(EmbeddingProvider& provider, const EmbedRequest& request) {
   const auto start = Clock::now();
   const auto response = provider.embed_batch(request);
@@ -92,8 +99,9 @@ void run(const Options& o) {
   auto binary_bridge = make_bridge(o, BridgeFraming::Binary);
   EmbeddingProvider* providers[] = {&onnx, &json_bridge, &binary_bridge};
 
-  std::printf("threads=%d iterations=%zu (medians; overhead = bridge - in-process, paired)\n\n",
-              o.threads, o.iterations);
+  std::printf("threads=%d iterations=%zu load average before: %s", o.threads, o.iterations,
+              load_average().c_str());
+  std::printf("(medians; overhead = bridge - in-process, paired per iteration)\n\n");
   std::printf("| batch | in-process ms | framing | bridge ms | p90 ms | overhead ms | ipc ms |\n");
   std::printf("|---:|---:|---|---:|---:|---:|---:|\n");
   for (std::size_t batch : o.batches) {
@@ -118,6 +126,7 @@ void run(const Options& o) {
                   median(ipc[p]));
     }
   }
+  std::printf("\nload average after: %s", load_average().c_str());
 }
 
 }  // namespace

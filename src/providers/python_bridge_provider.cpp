@@ -59,10 +59,11 @@ detail::SpawnSpec spawn_spec(const PythonBridgeOptions& o) {
                "--backend",
                o.service_backend};
   spec.argv.insert(spec.argv.end(), o.extra_args.begin(), o.extra_args.end());
+  // The checked-out python/ folder goes first on PYTHONPATH, so the service
+  // is the code of this build, not whatever copy the interpreter has installed.
+  spec.env = detail::current_environment();
   const auto dir = resolve_python_dir(o.python_path);
-  if (dir.empty()) {
-    spec.env = detail::environment_with("PYTHONDONTWRITEBYTECODE", "1");
-  } else {
+  if (!dir.empty()) {
     const char* old = std::getenv("PYTHONPATH");
     spec.env = detail::environment_with(
         "PYTHONPATH", dir.string() + (old && *old ? ":" + std::string(old) : std::string()));

@@ -150,6 +150,12 @@ ExitStatus Subprocess::kill_and_reap() noexcept {
   return *status_;
 }
 
+std::vector<std::string> current_environment() {
+  std::vector<std::string> env;
+  for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
+  return env;
+}
+
 std::vector<std::string> environment_with(const std::string& name, const std::string& value) {
   std::vector<std::string> env;
   const std::string prefix = name + "=";

@@ -78,6 +78,8 @@ class Subprocess {
   UniqueFd err_;
 };
 
+// The current process environment, as "NAME=value" strings.
+std::vector<std::string> current_environment();
 // The current process environment with `name` set to `value`.
 std::vector<std::string> environment_with(const std::string& name, const std::string& value);
 
