@@ -6,8 +6,9 @@ MODEL_DIR ?= models/all-MiniLM-L6-v2
 HOST ?= 127.0.0.1
 PORT ?= 8080
 JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 30
 
-.PHONY: all setup build run test test-unit test-e2e sanitize format format-check bench bench-compare golden clean
+.PHONY: all setup build run test test-unit test-e2e sanitize format format-check bench bench-compare golden fuzz clean
 
 all: build
 
@@ -26,9 +27,7 @@ test: build
 
 # ASan + UBSan build of the unit tests (also run by `make test`).
 sanitize: setup
-	@cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DAKIDB_SANITIZE=ON -DAKIDB_WERROR=ON >/dev/null
-	@cmake --build build-asan -j $(JOBS)
-	@cd build-asan && ctest --output-on-failure -j $(JOBS)
+	@scripts/test.sh $(BUILD_DIR) asan
 
 format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.hpp')
@@ -46,5 +45,15 @@ bench-compare: build
 golden: setup
 	@.venv/bin/python python/tools/make_golden.py --out tests/data/golden
 
+# libFuzzer + ASan/UBSan on the tokenizer for FUZZ_SECONDS (clang; new inputs kept in build-fuzz/corpus).
+fuzz: setup
+	@cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 \
+	  -DAKIDB_FUZZ=ON -DAKIDB_NATIVE=OFF >/dev/null
+	@cmake --build build-fuzz --target tokenizer_fuzz -j $(JOBS)
+	@mkdir -p build-fuzz/corpus
+	@AKIDB_FUZZ_TOKENIZER=$(MODEL_DIR)/tokenizer.json build-fuzz/tokenizer_fuzz \
+	  -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=build-fuzz/ \
+	  build-fuzz/corpus tests/fuzz/corpus
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

@@ -59,9 +59,9 @@ class StBackend:
 
 
 class OrtPythonBackend:
-    name = "onnxruntime-python (same model.onnx)"
+    name = "onnxruntime-python (same ONNX file)"
 
-    def __init__(self, model_dir: Path, threads: int, variant_file: str = "model.onnx"):
+    def __init__(self, model_dir: Path, threads: int, variant: str):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -71,7 +71,8 @@ class OrtPythonBackend:
         self.tokenizer.enable_padding()
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(model_dir / variant_file), options, providers=["CPUExecutionProvider"])
+        model_file = model_dir / manifest["variants"][variant]
+        self.session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
         self.inputs = [i.name for i in self.session.get_inputs()]
 
     def embed(self, texts: list[str]) -> np.ndarray:
@@ -181,7 +182,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     texts = load_sentences(args.sts, args.sentences)
 
-    ort_python = OrtPythonBackend(args.model, args.threads)
+    ort_python = OrtPythonBackend(args.model, args.threads, args.variant)
     by_length = length_texts(ort_python.tokenizer.__class__.from_file(str(args.model / "tokenizer.json")))
     results = {"akidb-embed (library)": akidb_numbers(args)}
     results[OrtPythonBackend.name] = measure_peer(ort_python, args, texts, by_length)

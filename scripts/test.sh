@@ -1,23 +1,41 @@
 #!/usr/bin/env bash
-# Runs every test: C++ unit tests (release and ASan/UBSan builds), the
-# end-to-end pytest suite against real processes, and the format check.
-# Usage: scripts/test.sh BUILD_DIR
+# Runs the test stages: C++ unit tests (release build), the same under
+# ASan/UBSan, the end-to-end pytest suite against real processes, and the
+# format check. Usage: scripts/test.sh BUILD_DIR [STAGE...]
+# (stages: unit asan e2e format; default: all of them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${1:-build}
+shift || true
+STAGES=${*:-unit asan e2e format}
 JOBS=$(nproc)
 
-echo "== unit tests ($BUILD_DIR)"
-(cd "$BUILD_DIR" && ctest --output-on-failure -j "$JOBS")
+unit() {
+  echo "== unit tests ($BUILD_DIR)"
+  (cd "$BUILD_DIR" && ctest --output-on-failure -j "$JOBS")
+}
 
-echo "== unit tests under ASan/UBSan (build-asan)"
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DAKIDB_SANITIZE=ON -DAKIDB_WERROR=ON >/dev/null
-cmake --build build-asan -j "$JOBS"
-(cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j "$JOBS")
+asan() {
+  echo "== unit tests under ASan/UBSan (build-asan)"
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DAKIDB_SANITIZE=ON -DAKIDB_WERROR=ON >/dev/null
+  cmake --build build-asan -j "$JOBS"
+  (cd build-asan &&
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    LSAN_OPTIONS="suppressions=$PWD/../tests/lsan.supp" \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --output-on-failure -j "$JOBS")
+}
 
-echo "== end-to-end tests"
-AKIDB_BINARY="$PWD/$BUILD_DIR/akidb-embed" .venv/bin/python -m pytest -q tests/e2e
+e2e() {
+  echo "== end-to-end tests"
+  AKIDB_BINARY="$PWD/$BUILD_DIR/akidb-embed" AKIDB_TOKENIZE_BINARY="$PWD/$BUILD_DIR/akidb-tokenize" \
+    .venv/bin/python -m pytest -q tests/e2e
+}
 
-echo "== format check"
-clang-format --dry-run --Werror $(git ls-files '*.cpp' '*.hpp')
-echo "all tests passed"
+format() {
+  echo "== format check"
+  git ls-files -z '*.cpp' '*.hpp' | xargs -0 clang-format --dry-run --Werror
+}
+
+for stage in $STAGES; do "$stage"; done
+echo "all test stages passed: $STAGES"

@@ -262,7 +262,7 @@ json run_bench(const BenchOptions& o) {
       o.model.threads > 0 ? o.model.threads : static_cast<int>(std::thread::hardware_concurrency());
   json r = {{"config",
              {{"model", provider.model_info().model},
-              {"variant", o.model.variant},
+              {"variant", provider.model_info().variant},
               {"threads", threads},
               {"padding", o.padding},
               {"sort_by_length", !o.no_sort},

@@ -10,7 +10,8 @@ void add_model_options(CLI::App& app, ModelOptions& options) {
                  "model directory (akidb.json, model.onnx, tokenizer.json)")
       ->envname("AKIDB_MODEL_DIR")
       ->capture_default_str();
-  app.add_option("--variant", options.variant, "model variant from the manifest: fp32, opt, int8")
+  app.add_option("--variant", options.variant,
+                 "model variant from the manifest: fp32, opt, int8 (default: the manifest's)")
       ->envname("AKIDB_VARIANT")
       ->capture_default_str();
   app.add_option("--backend", options.backend,

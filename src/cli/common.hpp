@@ -13,7 +13,7 @@ namespace akidb::embed::cli {
 
 struct ModelOptions {
   std::string model_dir;
-  std::string variant = "fp32";
+  std::string variant;  // empty: the manifest's default_variant
   std::string backend = "onnx";
   int threads = 0;
   // The python backend (PythonBridgeProvider):

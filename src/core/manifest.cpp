@@ -36,6 +36,7 @@ ModelManifest parse_manifest(const nlohmann::json& j, const std::filesystem::pat
   m.inputs = j.at("inputs").get<std::vector<std::string>>();
   m.output = j.at("output").get<std::string>();
   m.variants = j.at("variants").get<std::map<std::string, std::string>>();
+  m.default_variant = j.value("default_variant", std::string("fp32"));
   m.tokenizer = j.value("tokenizer", std::string("tokenizer.json"));
   return m;
 }
@@ -44,6 +45,8 @@ void validate(const ModelManifest& m, const std::filesystem::path& file) {
   if (m.dimension == 0) throw model_error(file.string(), "dimension must be positive");
   if (m.max_seq_length < 2) throw model_error(file.string(), "max_seq_length must be at least 2");
   if (m.variants.empty()) throw model_error(file.string(), "no model variants listed");
+  if (!m.variants.contains(m.default_variant))
+    throw model_error(file.string(), "default_variant '" + m.default_variant + "' is not listed");
   for (const auto& input : m.inputs) {
     if (input != "input_ids" && input != "attention_mask" && input != "token_type_ids")
       throw model_error(file.string(), "unsupported graph input '" + input + "'");

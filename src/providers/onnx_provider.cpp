@@ -44,17 +44,21 @@ Tokenizer load_tokenizer(const std::filesystem::path& dir, const ModelManifest& 
 struct OnnxProvider::Impl {
   OnnxProviderOptions options;
   ModelManifest manifest;
+  std::string variant;
   Tokenizer tokenizer;
   std::filesystem::path model_file;
   runtime::Session session;
   std::vector<std::string> inputs;  // graph inputs we feed, in manifest order
   WorkspacePool<Workspace> pool;
+  // Threads for parallel tokenization (hardware_concurrency reads /sys: once).
+  std::size_t tokenize_workers = std::min<std::size_t>(std::thread::hardware_concurrency(), 8);
 
   explicit Impl(OnnxProviderOptions opts)
       : options(std::move(opts)),
         manifest(load_manifest(options.model_dir)),
+        variant(options.variant.empty() ? manifest.default_variant : options.variant),
         tokenizer(load_tokenizer(options.model_dir, manifest)),
-        model_file(manifest.model_file(options.model_dir, options.variant)),
+        model_file(manifest.model_file(options.model_dir, variant)),
         session(model_file, session_config(options)) {
     check_graph();
   }
@@ -134,7 +138,7 @@ void OnnxProvider::Impl::tokenize(const EmbedRequest& request, Workspace& ws) co
   const std::size_t n = request.size();
   if (ws.encodings.size() < n) ws.encodings.resize(n);
   ws.lengths.assign(n, 0);
-  const std::size_t workers = std::min<std::size_t>(std::thread::hardware_concurrency(), 8);
+  const std::size_t workers = tokenize_workers;
   if (n < options.parallel_tokenize_min || workers < 2) {
     tokenize_range(request, ws, 0, n);
     return;
@@ -240,8 +244,9 @@ EmbedResponse OnnxProvider::embed_batch(const EmbedRequest& request) {
 }
 
 ModelInfo OnnxProvider::model_info() const {
-  return {impl_->manifest.name,   impl_->manifest.dimension, impl_->manifest.max_seq_length, "onnx",
-          "CPUExecutionProvider", impl_->options.variant};
+  return {impl_->manifest.name,           impl_->manifest.dimension,
+          impl_->manifest.max_seq_length, "onnx",
+          "CPUExecutionProvider",         impl_->variant};
 }
 
 HealthStatus OnnxProvider::health_check() {

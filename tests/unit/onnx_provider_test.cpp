@@ -38,6 +38,7 @@ Golden load_golden() {
 OnnxProviderOptions default_options() {
   OnnxProviderOptions options;
   options.model_dir = test::model_dir();
+  options.variant = "fp32";
   options.intra_op_threads = 1;
   return options;
 }
@@ -93,6 +94,41 @@ TEST_P(GoldenTest, MatchesSentenceTransformers) {
 
 INSTANTIATE_TEST_SUITE_P(BatchSizes, GoldenTest, ::testing::Values(1, 7, 64));
 
+// The offline-fused variant must stay exact; int8 has its own thresholds
+// (mean cosine >= 0.995 against the fp32 golden vectors, as the bench reports).
+struct VariantCase {
+  const char* variant;
+  double min_mean_cosine;
+  double min_cosine;
+};
+
+class VariantTest : public ::testing::TestWithParam<VariantCase> {};
+
+TEST_P(VariantTest, StaysCloseToSentenceTransformers) {
+  const auto golden = load_golden();
+  auto options = default_options();
+  options.variant = GetParam().variant;
+  OnnxProvider provider(options);
+  EXPECT_EQ(provider.model_info().variant, GetParam().variant);
+  const auto embeddings = embed_all(provider, golden.texts, 64);
+  double sum = 0;
+  for (std::size_t i = 0; i < golden.texts.size(); ++i) {
+    const std::span<const float> expected(golden.vectors.data() + i * golden.dimension,
+                                          golden.dimension);
+    const double c = cosine(embeddings.row(i), expected);
+    EXPECT_GE(c, GetParam().min_cosine) << "text " << i;
+    sum += c;
+  }
+  EXPECT_GE(sum / static_cast<double>(golden.texts.size()), GetParam().min_mean_cosine);
+}
+
+INSTANTIATE_TEST_SUITE_P(Variants, VariantTest,
+                         ::testing::Values(VariantCase{"opt", 0.9999, 0.9999},
+                                           VariantCase{"int8", 0.995, 0.95}),
+                         [](const auto& test_info) {
+                           return std::string(test_info.param.variant);
+                         });
+
 TEST(OnnxProvider, VectorDoesNotDependOnBatchComposition) {
   const auto golden = load_golden();
   OnnxProvider provider(default_options());
@@ -111,6 +147,14 @@ TEST(OnnxProvider, ReportsModelInfo) {
   EXPECT_EQ(info.max_tokens, 256u);
   EXPECT_EQ(info.backend, "onnx");
   EXPECT_TRUE(provider.health_check().ok);
+}
+
+TEST(OnnxProvider, NoVariantMeansTheManifestDefault) {
+  auto options = default_options();
+  options.variant.clear();
+  OnnxProvider provider(options);
+  EXPECT_EQ(provider.model_info().variant, provider.manifest().default_variant);
+  EXPECT_EQ(provider.manifest().default_variant, "opt");
 }
 
 TEST(OnnxProvider, EmptyBatchIsInvalidInput) {

@@ -19,6 +19,8 @@ struct ModelManifest {
   std::vector<std::string> inputs;  // graph inputs: input_ids, attention_mask, token_type_ids
   std::string output;               // graph output with [batch, seq, dim] hidden states
   std::map<std::string, std::string> variants;  // "fp32" -> "model.onnx", "int8" -> ...
+  // The variant used when none is asked for: the fastest one that is exact.
+  std::string default_variant = "fp32";
   std::string tokenizer = "tokenizer.json";
 
   // The model file of a variant; throws ModelError naming akidb.json if unknown.

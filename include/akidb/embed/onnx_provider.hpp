@@ -16,9 +16,9 @@ enum class GraphOptimization { Disabled, Basic, Extended, All };
 
 struct OnnxProviderOptions {
   std::filesystem::path model_dir;
-  std::string variant = "fp32";  // a key of the manifest's variants
-  int intra_op_threads = 0;      // 0: ONNX Runtime's default (all cores)
-  bool allow_spinning = true;    // intra-op thread spinning
+  std::string variant;         // a key of the manifest's variants; empty: its default_variant
+  int intra_op_threads = 0;    // 0: ONNX Runtime's default (all cores)
+  bool allow_spinning = true;  // intra-op thread spinning
   GraphOptimization optimization = GraphOptimization::All;
   std::size_t fixed_padding = 0;         // 0: dynamic padding; else pad every batch to this length
   bool sort_by_length = true;            // bucket large batches by token length
