@@ -1,6 +1,6 @@
 """The Python side of akidb-embed's bridge: a model process driven over stdin/stdout.
 
-Run it as ``python -m akidb_embed.bridge_service --model DIR [--variant fp32]
+Run it as ``python -m akidb_embed.bridge_service --model DIR [--variant V]
 [--threads N] [--backend ort|st]``. It loads a prepared model directory
 (``akidb.json``, ``model*.onnx``, ``tokenizer.json``) with onnxruntime and the
 ``tokenizers`` package, and embeds exactly as the in-process C++ provider does:
@@ -128,13 +128,14 @@ class Batch:
 class OrtBackend:
     """tokenizers + onnxruntime + masked mean pooling, driven by akidb.json."""
 
-    def __init__(self, model_dir: Path, variant: str, threads: int):
+    def __init__(self, model_dir: Path, variant: str | None, threads: int):
         manifest_path = model_dir / "akidb.json"
         try:
             self.manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
             raise ServiceError("ModelError", f"{manifest_path}: {e}") from e
         variants = self.manifest.get("variants", {})
+        variant = variant or self.manifest.get("default_variant", "fp32")
         if variant not in variants:
             raise ServiceError("ModelError", f"{manifest_path}: no variant {variant!r} (have {sorted(variants)})")
         self.variant = variant
@@ -513,7 +514,8 @@ class Service:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m akidb_embed.bridge_service", description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True, type=Path, help="prepared model directory")
-    parser.add_argument("--variant", default="fp32", help="a variant from akidb.json (fp32, opt, int8)")
+    parser.add_argument("--variant", default=None,
+                        help="a variant from akidb.json (fp32, opt, int8); default: its default_variant")
     parser.add_argument("--threads", type=int, default=0, help="intra-op threads (0: the runtime's default)")
     parser.add_argument("--backend", choices=["ort", "st"], default="ort")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])

@@ -47,17 +47,10 @@ std::filesystem::path resolve_python_dir(const std::filesystem::path& configured
 
 detail::SpawnSpec spawn_spec(const PythonBridgeOptions& o) {
   detail::SpawnSpec spec;
-  spec.argv = {resolve_python(o.python),
-               "-m",
-               "akidb_embed.bridge_service",
-               "--model",
-               o.model_dir.string(),
-               "--variant",
-               o.variant,
-               "--threads",
-               std::to_string(o.threads),
-               "--backend",
+  spec.argv = {resolve_python(o.python), "-m",        "akidb_embed.bridge_service", "--model",
+               o.model_dir.string(),     "--threads", std::to_string(o.threads),    "--backend",
                o.service_backend};
+  if (!o.variant.empty()) spec.argv.insert(spec.argv.end(), {"--variant", o.variant});
   spec.argv.insert(spec.argv.end(), o.extra_args.begin(), o.extra_args.end());
   // The checked-out python/ folder goes first on PYTHONPATH, so the service
   // is the code of this build, not whatever copy the interpreter has installed.

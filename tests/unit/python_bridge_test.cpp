@@ -113,6 +113,7 @@ TEST(PythonBridge, OptionsAndErrorsBehaveLikeOnnxProvider) {
   EXPECT_EQ(info.dimension, 384u);
   EXPECT_EQ(info.max_tokens, 256u);
   EXPECT_EQ(info.execution_provider, "CPUExecutionProvider");
+  EXPECT_EQ(info.variant, onnx.model_info().variant);  // both default to the manifest's
   EXPECT_TRUE(bridge.health_check().ok);
 
   EmbedRequest raw = EmbedRequest::from_texts({"first line", ""});

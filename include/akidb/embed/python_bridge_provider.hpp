@@ -21,11 +21,11 @@ enum class BridgeFraming {
 
 struct PythonBridgeOptions {
   std::filesystem::path model_dir;
-  std::string variant = "fp32";
-  int threads = 0;                      // intra-op threads per worker (0: onnxruntime's default)
-  std::size_t workers = 1;              // worker processes; each serves one request at a time
-  std::filesystem::path python;         // interpreter; empty: $AKIDB_PYTHON, the build tree's
-                                        // .venv/bin/python, else python3 on PATH
+  std::string variant;           // a key of the manifest's variants; empty: its default_variant
+  int threads = 0;               // intra-op threads per worker (0: onnxruntime's default)
+  std::size_t workers = 1;       // worker processes; each serves one request at a time
+  std::filesystem::path python;  // interpreter; empty: $AKIDB_PYTHON, the build tree's
+                                 // .venv/bin/python, else python3 on PATH
   std::filesystem::path python_path;    // folder holding the akidb_embed package, put first
                                         // on PYTHONPATH; empty: the source tree's python/
   std::string service_backend = "ort";  // "ort" (onnxruntime) or "st" (sentence-transformers)
