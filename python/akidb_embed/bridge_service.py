@@ -531,6 +531,9 @@ def load_backend(args: argparse.Namespace) -> OrtBackend | SentenceTransformersB
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    # onnxruntime's telemetry otherwise leaves /tmp/mat-debug-<pid>.log and a
+    # database under ~/.cache per process; nothing here may phone home.
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     logging.basicConfig(stream=sys.stderr, level=args.log_level.upper(),
                         format=f"[bridge {os.getpid()}] %(levelname)s %(message)s")
     rd = sys.stdin.buffer
