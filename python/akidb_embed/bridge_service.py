@@ -308,7 +308,8 @@ class SentenceTransformersBackend:
                 full = len(self.model.tokenizer(text)["input_ids"])
                 if full > self.max_len:
                     raise invalid(f"input has {full} tokens, more than the model's maximum of {self.max_len}", i)
-        vectors = self.model.encode(list(texts), normalize_embeddings=normalize, convert_to_numpy=True)
+        vectors = self.model.encode(list(texts), normalize_embeddings=normalize, convert_to_numpy=True,
+                                    show_progress_bar=False)
         total = (time.perf_counter() - start) * 1e6
         return Batch(np.asarray(vectors, dtype=np.float32), tokens, {"total_us": total})
 

@@ -189,3 +189,16 @@ def test_cli_embeds_through_the_bridge(framing):
     got = np.array(embed_texts(texts, "--backend", "python", "--framing", framing, "--threads", "1"),
                    dtype=np.float32)
     assert cosines(got, expected).min() >= 0.9999
+
+
+def test_sentence_transformers_backend_matches_golden_vectors():
+    svc = Service("--backend", "st")
+    try:
+        texts, expected = golden(16)
+        reply = svc.ask({"cmd": "embed", "texts": texts})
+        assert reply["status"] == "ok", reply
+        assert cosines(np.array(reply["data"]["embeddings"], dtype=np.float32), expected).min() >= 0.9999
+        assert svc.ask({"cmd": "info"})["data"]["backend"] == "st"
+        assert svc.ask({"cmd": "embed", "ids": [[1]]})["error"]["type"] == "InvalidInput"
+    finally:
+        assert svc.close() == 0
