@@ -221,6 +221,8 @@ class OrtBackend:
         for rows in self._plan(encodings):
             vectors[rows] = self._run(encodings, rows)
         inferred = time.perf_counter()
+        if not np.isfinite(vectors).all():
+            raise ServiceError("ModelError", "the model produced non-finite values")
         if normalize:
             norms = np.linalg.norm(vectors, axis=1, keepdims=True)
             np.divide(vectors, np.maximum(norms, 1e-12), out=vectors)
@@ -317,6 +319,17 @@ class SentenceTransformersBackend:
 # --------------------------------------------------------------------------- framing
 
 
+def float_rows(vectors: np.ndarray) -> str:
+    """A float32 matrix as a JSON array of arrays.
+
+    Nine significant digits identify every float32 exactly, and formatting
+    them is about twice as fast as json.dumps's 17-digit float64 repr (and the
+    text is a third shorter for the reader to parse).
+    """
+    fmt = "{:.9g}".format
+    return "[[" + "],[".join(",".join(map(fmt, row)) for row in vectors.tolist()) + "]]"
+
+
 class JsonLines:
     """Newline-delimited JSON on a pair of binary streams."""
 
@@ -330,9 +343,11 @@ class JsonLines:
         return line if line else None
 
     def write(self, reply: dict[str, Any], batch: Batch | None = None) -> None:
+        body = json.dumps(reply, separators=(",", ":"))
         if batch is not None:
-            reply["data"]["embeddings"] = batch.vectors.tolist()
-        self.wr.write(json.dumps(reply, separators=(",", ":")).encode() + b"\n")
+            # reply is {"status":"ok","data":{...}}: splice the rows in before the last "}}".
+            body = body[:-2] + ',"embeddings":' + float_rows(batch.vectors) + "}}"
+        self.wr.write(body.encode() + b"\n")
         self.wr.flush()
 
     def write_raw(self, data: bytes) -> None:
