@@ -284,6 +284,9 @@ def prepare(out: Path, source: Path | None = None, variants=ALL_VARIANTS, log=pr
             log(f"[prepare] fused: {details['opt']['fused_ops']} ({time.perf_counter() - t0:.1f}s)")
         if "int8" in variants:
             details["int8"] = quantize_int8(tmp / VARIANT_FILES["opt"], tmp / VARIANT_FILES["int8"])
+            # Dynamic quantization scales activations per tensor, i.e. over the
+            # whole batch: a text's vector would depend on its batch-mates.
+            details["int8"]["batch_invariant"] = False
             log(f"[prepare] int8 quantized ({time.perf_counter() - t0:.1f}s)")
 
         (tmp / "tokenizer.json").write_text(_tokenizer_json(src, meta["max_seq_length"]), encoding="utf-8")

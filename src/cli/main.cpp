@@ -14,6 +14,9 @@ int main(int argc, char** argv) {
   akidb::embed::cli::register_info(app);
   akidb::embed::cli::register_tokenize(app);
   akidb::embed::cli::register_bench(app);
+#ifdef AKIDB_WITH_SERVER
+  akidb::embed::cli::register_serve(app);
+#endif
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,5 +1,6 @@
 #include "akidb/embed/manifest.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -38,6 +39,13 @@ ModelManifest parse_manifest(const nlohmann::json& j, const std::filesystem::pat
   m.variants = j.at("variants").get<std::map<std::string, std::string>>();
   m.default_variant = j.value("default_variant", std::string("fp32"));
   m.tokenizer = j.value("tokenizer", std::string("tokenizer.json"));
+  // Bind the object first: iterating items() of a temporary would dangle.
+  const auto details_by_variant = j.value("variant_details", nlohmann::json::object());
+  for (const auto& [variant, details] : details_by_variant.items()) {
+    if (details.is_object() && !details.value("batch_invariant", true))
+      m.batch_dependent_variants.push_back(variant);
+  }
+
   return m;
 }
 
@@ -65,6 +73,11 @@ std::filesystem::path ModelManifest::model_file(const std::filesystem::path& dir
                       "unknown variant '" + variant + "' (available: " + known + ")");
   }
   return dir / it->second;
+}
+
+bool ModelManifest::batch_invariant(const std::string& variant) const {
+  return std::find(batch_dependent_variants.begin(), batch_dependent_variants.end(), variant) ==
+         batch_dependent_variants.end();
 }
 
 ModelManifest load_manifest(const std::filesystem::path& model_dir) {

@@ -26,7 +26,9 @@ std::vector<SubBatch> plan_batches(std::span<const std::size_t> lengths,
     const std::size_t len = std::max(options.fixed_padding, lengths[index]);
     const std::size_t seq = std::max(current.seq_len, len);
     const std::size_t padded = seq * (current.members.size() + 1);
-    if (!current.members.empty() && padded > options.max_batch_tokens) {
+    const bool full =
+        options.max_batch_inputs && current.members.size() >= options.max_batch_inputs;
+    if (!current.members.empty() && (padded > options.max_batch_tokens || full)) {
       batches.push_back(std::move(current));
       current = SubBatch{};
     }

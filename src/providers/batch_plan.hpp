@@ -17,6 +17,7 @@ struct BatchPlanOptions {
   bool sort_by_length = true;
   std::size_t max_batch_tokens = 16384;  // padded tokens per sub-batch (at least one input)
   std::size_t fixed_padding = 0;         // 0: dynamic padding
+  std::size_t max_batch_inputs = 0;      // 0: no limit besides the token budget
 };
 
 std::vector<SubBatch> plan_batches(std::span<const std::size_t> lengths,

@@ -45,6 +45,7 @@ struct OnnxProvider::Impl {
   OnnxProviderOptions options;
   ModelManifest manifest;
   std::string variant;
+  bool batch_invariant;
   Tokenizer tokenizer;
   std::filesystem::path model_file;
   runtime::Session session;
@@ -57,6 +58,7 @@ struct OnnxProvider::Impl {
       : options(std::move(opts)),
         manifest(load_manifest(options.model_dir)),
         variant(options.variant.empty() ? manifest.default_variant : options.variant),
+        batch_invariant(manifest.batch_invariant(variant)),
         tokenizer(load_tokenizer(options.model_dir, manifest)),
         model_file(manifest.model_file(options.model_dir, variant)),
         session(model_file, session_config(options)) {
@@ -233,7 +235,8 @@ EmbedResponse OnnxProvider::embed_batch(const EmbedRequest& request) {
   const auto& opts = impl_->options;
   const auto lengths = std::span<const std::size_t>(ws->lengths.data(), n);
   for (const auto& batch :
-       plan_batches(lengths, {opts.sort_by_length, opts.max_batch_tokens, opts.fixed_padding})) {
+       plan_batches(lengths, {opts.sort_by_length, opts.max_batch_tokens, opts.fixed_padding,
+                              impl_->batch_invariant ? std::size_t{0} : std::size_t{1}})) {
     impl_->run_sub_batch(batch, *ws, request, response);
   }
   response.usage.input_tokens.assign(lengths.begin(), lengths.end());

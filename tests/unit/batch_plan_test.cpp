@@ -44,6 +44,14 @@ TEST(BatchPlan, OversizedInputGetsASubBatchOfItsOwn) {
   EXPECT_EQ(batches[0].seq_len, 256u);
 }
 
+TEST(BatchPlan, MaxInputsOneGivesOneSubBatchPerInput) {
+  const std::vector<std::size_t> lengths{7, 3, 5};
+  const auto batches = plan_batches(lengths, {true, 1u << 20, 0, 1});
+  ASSERT_EQ(batches.size(), 3u);
+  for (const auto& b : batches) EXPECT_EQ(b.members.size(), 1u);
+  EXPECT_EQ(batches[0].members[0], 1u);
+}
+
 TEST(BatchPlan, FixedPaddingPadsEverythingToTheFixedLength) {
   const std::vector<std::size_t> lengths{3, 9, 5};
   const auto batches = plan_batches(lengths, {false, 1u << 20, 512});

@@ -122,6 +122,18 @@ TEST_P(VariantTest, StaysCloseToSentenceTransformers) {
   EXPECT_GE(sum / static_cast<double>(golden.texts.size()), GetParam().min_mean_cosine);
 }
 
+TEST(OnnxProvider, Int8VectorDoesNotDependOnBatchComposition) {
+  const auto golden = load_golden();
+  auto options = default_options();
+  options.variant = "int8";
+  OnnxProvider provider(options);
+  const std::vector<std::string> texts(golden.texts.begin(), golden.texts.begin() + 40);
+  const auto alone = embed_all(provider, texts, 1);
+  const auto batched = embed_all(provider, texts, 40);
+  for (std::size_t i = 0; i < texts.size(); ++i)
+    EXPECT_LE(max_abs_diff(alone.row(i), batched.row(i)), 1e-5) << "text " << i;
+}
+
 INSTANTIATE_TEST_SUITE_P(Variants, VariantTest,
                          ::testing::Values(VariantCase{"opt", 0.9999, 0.9999},
                                            VariantCase{"int8", 0.995, 0.95}),

@@ -22,6 +22,12 @@ struct ModelManifest {
   // The variant used when none is asked for: the fastest one that is exact.
   std::string default_variant = "fp32";
   std::string tokenizer = "tokenizer.json";
+  // Variants whose output for a text depends on the rest of its batch (dynamic
+  // int8 quantization scales activations over the whole batch); the provider
+  // runs such a variant one input at a time.
+  std::vector<std::string> batch_dependent_variants;
+
+  bool batch_invariant(const std::string& variant) const;
 
   // The model file of a variant; throws ModelError naming akidb.json if unknown.
   std::filesystem::path model_file(const std::filesystem::path& dir,

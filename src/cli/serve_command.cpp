@@ -1,0 +1,154 @@
+// `akidb-embed serve`: the HTTP API (see src/server/http_server.hpp).
+//
+// Signals: SIGINT and SIGTERM are blocked in every thread before any thread
+// starts (the mask is inherited), and one watcher thread takes them with
+// sigtimedwait() and asks the server to stop. No signal handler runs, so no
+// global state is needed at all.
+#include <signal.h>
+
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <thread>
+
+#include "akidb/embed/error.hpp"
+#include "cli/common.hpp"
+#include "server/http_server.hpp"
+
+namespace akidb::embed::cli {
+namespace {
+
+struct ServeOptions {
+  ModelOptions model;
+  server::ServerOptions server;
+  long max_wait_us = 2000;
+  long request_timeout_ms = 30000;
+  bool no_spinning = false;
+};
+
+// Blocks SIGINT/SIGTERM in the calling thread (and threads it starts later);
+// a watcher thread calls `on_signal` when one arrives.
+class SignalWatcher {
+ public:
+  SignalWatcher() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set_, &old_);
+  }
+  ~SignalWatcher() {
+    stop();
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  SignalWatcher(const SignalWatcher&) = delete;
+  SignalWatcher& operator=(const SignalWatcher&) = delete;
+
+  // Stops watching (pending signals stay blocked until destruction).
+  void stop() { thread_ = {}; }  // requests stop and joins
+
+  void start(std::function<void(int)> on_signal) {
+    thread_ = std::jthread([this, on_signal](std::stop_token stop) {
+      const timespec tick{0, 100'000'000};
+      while (!stop.stop_requested()) {
+        const int sig = sigtimedwait(&set_, nullptr, &tick);
+        if (sig > 0) on_signal(sig);
+      }
+    });
+  }
+
+ private:
+  sigset_t set_{};
+  sigset_t old_{};
+  std::jthread thread_;
+};
+
+void run_serve(ServeOptions& options) {
+  auto& o = options.server;
+  o.batching.max_wait = std::chrono::microseconds(options.max_wait_us);
+  o.request_timeout = std::chrono::milliseconds(options.request_timeout_ms);
+
+  SignalWatcher signals;                   // before any thread starts
+  std::unique_ptr<OnnxProvider> provider;  // outlives the server
+  server::HttpServer http(o);
+  const int port = http.bind();
+  std::jthread listener([&] { http.listen(); });
+  // The watcher calls into `http`: stop it before `http` goes away, on every path.
+  const std::unique_ptr<SignalWatcher, void (*)(SignalWatcher*)> watching(
+      &signals, [](SignalWatcher* w) { w->stop(); });
+  for (int waited_ms = 0; !http.running(); ++waited_ms) {
+    if (waited_ms == 5000) {
+      http.stop();  // harmless if it never ran; the listener then returns
+      throw Error(ErrorCode::Unavailable, "the HTTP server did not start listening");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  signals.start([&](int sig) {
+    std::fprintf(stderr, "akidb-embed: %s: finishing in-flight requests\n",
+                 sig == SIGINT ? "SIGINT" : "SIGTERM");
+    http.stop();
+  });
+  try {
+    auto onnx = onnx_options(options.model);
+    onnx.allow_spinning = !options.no_spinning;
+    provider = std::make_unique<OnnxProvider>(std::move(onnx));
+    http.attach(*provider, &provider->tokenizer());
+  } catch (...) {
+    http.stop();
+    listener.join();
+    http.drain();
+    throw;
+  }
+  const auto info = provider->model_info();
+  std::printf("akidb-embed: listening on http://%s:%d (model %s, dimension %zu)\n", o.host.c_str(),
+              port, info.model.c_str(), info.dimension);
+  std::fflush(stdout);
+  listener.join();  // returns once stop() was called and in-flight requests are done
+  http.drain();
+  std::fprintf(stderr, "akidb-embed: stopped\n");
+}
+
+template <class T>
+void add(CLI::App& cmd, const std::string& flag, T& value, const std::string& env,
+         const std::string& help) {
+  cmd.add_option(flag, value, help)->envname(env)->capture_default_str();
+}
+
+}  // namespace
+
+void register_serve(CLI::App& app) {
+  auto options = std::make_shared<ServeOptions>();
+  auto* cmd = app.add_subcommand(
+      "serve", "HTTP embedding server: OpenAI /v1/embeddings, TEI /embed, /tokenize, /metrics");
+  add_model_options(*cmd, options->model);
+  auto& o = options->server;
+  auto& b = o.batching;
+  auto& l = o.limits;
+  add(*cmd, "--host", o.host, "AKIDB_HOST", "address to listen on");
+  add(*cmd, "--port", o.port, "AKIDB_PORT", "port to listen on (0: any free port)");
+  add(*cmd, "--max-batch-tokens", b.max_batch_tokens, "AKIDB_MAX_BATCH_TOKENS",
+      "padded tokens per merged batch");
+  add(*cmd, "--max-batch-requests", b.max_batch_requests, "AKIDB_MAX_BATCH_REQUESTS",
+      "requests per merged batch");
+  add(*cmd, "--max-wait-us", options->max_wait_us, "AKIDB_MAX_WAIT_US",
+      "longest wait for a batch to fill (a lone request on an idle server never waits)");
+  add(*cmd, "--max-queue", b.max_queue, "AKIDB_MAX_QUEUE",
+      "queued requests before 503 + Retry-After");
+  add(*cmd, "--batch-workers", b.workers, "AKIDB_BATCH_WORKERS", "inference workers");
+  add(*cmd, "--max-inputs", l.max_inputs, "AKIDB_MAX_INPUTS", "inputs per request");
+  add(*cmd, "--max-input-chars", l.max_input_chars, "AKIDB_MAX_INPUT_CHARS",
+      "characters (or token ids) per input");
+  add(*cmd, "--max-body-bytes", o.max_body_bytes, "AKIDB_MAX_BODY_BYTES", "request body limit");
+  add(*cmd, "--request-timeout-ms", options->request_timeout_ms, "AKIDB_REQUEST_TIMEOUT_MS",
+      "per-request timeout (504 after it)");
+  add(*cmd, "--http-threads", o.http_threads, "AKIDB_HTTP_THREADS",
+      "HTTP worker threads (each keep-alive connection holds one while open)");
+  cmd->add_flag("--no-spinning", options->no_spinning,
+                "stop ONNX Runtime's intra-op threads from spinning between runs (frees the cores "
+                "for HTTP threads and other processes)")
+      ->envname("AKIDB_NO_SPINNING");
+  cmd->add_option("--api-key", o.api_key, "require 'Authorization: Bearer KEY' (not on /health)")
+      ->envname("AKIDB_API_KEY");
+  cmd->callback([options] { run_serve(*options); });
+}
+
+}  // namespace akidb::embed::cli

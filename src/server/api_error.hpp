@@ -1,0 +1,41 @@
+#pragma once
+// HTTP-level errors of the API and how typed library errors map onto them.
+#include <stdexcept>
+#include <string>
+
+#include "akidb/embed/error.hpp"
+
+namespace akidb::embed::server {
+
+// An error with the HTTP status and OpenAI-style type/code it is reported as.
+class ApiError : public std::runtime_error {
+ public:
+  ApiError(int status, std::string type, std::string code, const std::string& message)
+      : std::runtime_error(message),
+        status_(status),
+        type_(std::move(type)),
+        code_(std::move(code)) {}
+
+  int status() const noexcept { return status_; }
+  const std::string& type() const noexcept { return type_; }
+  const std::string& code() const noexcept { return code_; }
+
+ private:
+  int status_;
+  std::string type_;
+  std::string code_;
+};
+
+// 400: malformed JSON, wrong types, unsupported values.
+inline ApiError bad_request(const std::string& message, std::string code = "invalid_request") {
+  return {400, "invalid_request_error", std::move(code), message};
+}
+// 422: well-formed but unacceptable (empty list, too many inputs, out of range).
+inline ApiError unprocessable(const std::string& message, std::string code = "invalid_value") {
+  return {422, "invalid_request_error", std::move(code), message};
+}
+
+// InvalidInput 422, ModelError 500, Unavailable 503, Timeout 504, Internal 500.
+ApiError to_api_error(const Error& error);
+
+}  // namespace akidb::embed::server

@@ -1,0 +1,299 @@
+#include "server/api_request.hpp"
+
+#include <simdjson.h>
+
+#include <limits>
+
+#include "server/api_error.hpp"
+
+namespace akidb::embed::server {
+namespace {
+
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+
+std::string describe_parse_error(simdjson::error_code error) {
+  switch (error) {
+    case simdjson::UTF8_ERROR:
+      return "the request body is not valid UTF-8 (a JSON string holds an invalid UTF-8 sequence)";
+    case simdjson::STRING_ERROR:
+      return "malformed JSON: a string has an invalid escape (e.g. a lone \\u surrogate)";
+    case simdjson::UNESCAPED_CHARS:
+      return "malformed JSON: a string holds an unescaped control character";
+    case simdjson::EMPTY:
+      return "the request body is empty: send a JSON object";
+    case simdjson::DEPTH_ERROR:
+      return "malformed JSON: nested too deeply";
+    default:
+      return std::string("malformed JSON: ") + simdjson::error_message(error);
+  }
+}
+
+std::string_view type_name(element_type type) {
+  switch (type) {
+    case element_type::ARRAY:
+      return "an array";
+    case element_type::OBJECT:
+      return "an object";
+    case element_type::INT64:
+    case element_type::UINT64:
+      return "an integer";
+    case element_type::DOUBLE:
+      return "a number";
+    case element_type::STRING:
+      return "a string";
+    case element_type::BOOL:
+      return "a boolean";
+    case element_type::NULL_VALUE:
+      return "null";
+  }
+  return "a value";
+}
+
+ApiError wrong_type(std::string_view field, std::string_view expected, element value) {
+  return bad_request("'" + std::string(field) + "' must be " + std::string(expected) + ", not " +
+                         std::string(type_name(value.type())),
+                     "invalid_type");
+}
+
+simdjson::dom::object parse_object(simdjson::dom::parser& parser, std::string_view body) {
+  element doc;
+  if (auto error = parser.parse(body.data(), body.size(), true).get(doc)) {
+    throw bad_request(describe_parse_error(error), "invalid_json");
+  }
+  if (doc.type() != element_type::OBJECT) {
+    throw bad_request(
+        "the request body must be a JSON object, not " + std::string(type_name(doc.type())),
+        "invalid_json");
+  }
+  return doc.get_object().value_unsafe();
+}
+
+bool get_bool(std::string_view field, element value) {
+  if (value.type() != element_type::BOOL) throw wrong_type(field, "true or false", value);
+  return value.get_bool().value_unsafe();
+}
+
+std::string get_string(std::string_view field, element value) {
+  if (value.type() != element_type::STRING) throw wrong_type(field, "a string", value);
+  return std::string(value.get_string().value_unsafe());
+}
+
+std::string at(std::string_view field, std::size_t i) {
+  return std::string(field) + "[" + std::to_string(i) + "]";
+}
+
+std::string checked_text(std::string_view field, element value, const RequestLimits& limits) {
+  std::string text = get_string(field, value);
+  if (count_code_points(text) > limits.max_input_chars) {
+    throw unprocessable("'" + std::string(field) + "' is longer than the limit of " +
+                            std::to_string(limits.max_input_chars) + " characters",
+                        "input_too_long");
+  }
+  return text;
+}
+
+std::int32_t token_id(std::string_view field, element value) {
+  const auto type = value.type();
+  if (type == element_type::INT64) {
+    const auto v = value.get_int64().value_unsafe();
+    if (v >= std::numeric_limits<std::int32_t>::min() &&
+        v <= std::numeric_limits<std::int32_t>::max()) {
+      return static_cast<std::int32_t>(v);
+    }
+  }
+  if (type == element_type::INT64 || type == element_type::UINT64) {
+    throw unprocessable("'" + std::string(field) + "' is not a valid token id (out of range)",
+                        "invalid_token_id");
+  }
+  throw wrong_type(field, "an integer token id", value);
+}
+
+TokenIds token_list(std::string_view field, simdjson::dom::array array,
+                    const RequestLimits& limits) {
+  if (array.size() == 0) throw unprocessable("'" + std::string(field) + "' is an empty token list");
+  if (array.size() > limits.max_input_chars) {
+    throw unprocessable("'" + std::string(field) + "' has more than " +
+                            std::to_string(limits.max_input_chars) + " tokens",
+                        "input_too_long");
+  }
+  TokenIds ids;
+  ids.reserve(array.size());
+  std::size_t i = 0;
+  for (element v : array) ids.push_back(token_id(at(field, i++), v));
+  return ids;
+}
+
+void check_count(std::string_view field, std::size_t n, const RequestLimits& limits) {
+  if (n == 0) {
+    throw unprocessable("'" + std::string(field) + "' is an empty list: send at least one input",
+                        "empty_input");
+  }
+  if (n > limits.max_inputs) {
+    throw unprocessable("'" + std::string(field) + "' has " + std::to_string(n) +
+                            " inputs, more than the limit of " + std::to_string(limits.max_inputs),
+                        "too_many_inputs");
+  }
+}
+
+constexpr std::string_view kInputForms =
+    "a string, an array of strings, an array of token ids or an array of arrays of token ids";
+
+// string | [string] | [int] | [[int]]
+void parse_input(std::string_view field, element value, const RequestLimits& limits,
+                 EmbedRequest& out) {
+  if (value.type() == element_type::STRING) {
+    out.inputs = std::vector<std::string>{checked_text(field, value, limits)};
+    return;
+  }
+  if (value.type() != element_type::ARRAY) throw wrong_type(field, kInputForms, value);
+  const auto array = value.get_array().value_unsafe();
+  check_count(field, array.size(), limits);
+  const auto first = array.at(0).value_unsafe().type();
+  if (first == element_type::STRING) {
+    std::vector<std::string> texts;
+    texts.reserve(array.size());
+    std::size_t i = 0;
+    for (element v : array) texts.push_back(checked_text(at(field, i++), v, limits));
+    out.inputs = std::move(texts);
+  } else if (first == element_type::INT64 || first == element_type::UINT64) {
+    out.inputs = std::vector<TokenIds>{token_list(field, array, limits)};
+  } else if (first == element_type::ARRAY) {
+    std::vector<TokenIds> lists;
+    lists.reserve(array.size());
+    std::size_t i = 0;
+    for (element v : array) {
+      const auto name = at(field, i++);
+      if (v.type() != element_type::ARRAY) throw wrong_type(name, "an array of token ids", v);
+      lists.push_back(token_list(name, v.get_array().value_unsafe(), limits));
+    }
+    out.inputs = std::move(lists);
+  } else {
+    throw bad_request("'" + at(field, 0) +
+                          "' must be a string, a token id or an array of token ids, not " +
+                          std::string(type_name(first)),
+                      "invalid_type");
+  }
+}
+
+std::size_t parse_dimensions(element value, std::size_t model_dimension) {
+  if (value.type() != element_type::INT64 && value.type() != element_type::UINT64) {
+    throw wrong_type("dimensions", "an integer", value);
+  }
+  const bool negative = value.type() == element_type::INT64 && value.get_int64().value_unsafe() < 1;
+  const std::uint64_t d = negative ? 0 : value.get_uint64().value_unsafe();
+  if (negative || d < 1 || d > model_dimension) {
+    throw unprocessable("'dimensions' must be between 1 and the model's dimension " +
+                            std::to_string(model_dimension),
+                        "invalid_dimensions");
+  }
+  return static_cast<std::size_t>(d);
+}
+
+}  // namespace
+
+std::size_t count_code_points(std::string_view text) noexcept {
+  std::size_t n = 0;
+  for (char c : text) n += (static_cast<unsigned char>(c) & 0xC0U) != 0x80U ? 1 : 0;
+  return n;
+}
+
+OpenAiEmbedRequest parse_openai_request(std::string_view body, const RequestLimits& limits,
+                                        std::size_t model_dimension) {
+  simdjson::dom::parser parser;
+  OpenAiEmbedRequest out;
+  bool has_input = false;
+  for (auto field : parse_object(parser, body)) {
+    const std::string_view key = field.key;
+    if (key == "input") {
+      parse_input("input", field.value, limits, out.request);
+      has_input = true;
+    } else if (key == "model") {
+      out.model = get_string("model", field.value);
+    } else if (key == "encoding_format") {
+      const auto format = get_string("encoding_format", field.value);
+      if (format != "float" && format != "base64") {
+        throw bad_request(
+            "'encoding_format' must be \"float\" or \"base64\", not \"" + format + "\"",
+            "invalid_encoding_format");
+      }
+      out.base64 = format == "base64";
+    } else if (key == "dimensions") {
+      if (field.value.type() != element_type::NULL_VALUE)
+        out.dimensions = parse_dimensions(field.value, model_dimension);
+    } else if (key == "user") {
+      if (field.value.type() != element_type::NULL_VALUE) get_string("user", field.value);
+    }
+    // Other fields are ignored, as OpenAI-compatible servers commonly do.
+  }
+  if (!has_input) throw bad_request("'input' is required", "missing_input");
+  return out;
+}
+
+TeiEmbedRequest parse_tei_request(std::string_view body, const RequestLimits& limits) {
+  simdjson::dom::parser parser;
+  TeiEmbedRequest out;
+  bool has_inputs = false;
+  for (auto field : parse_object(parser, body)) {
+    const std::string_view key = field.key;
+    if (key == "inputs") {
+      parse_input("inputs", field.value, limits, out.request);
+      has_inputs = true;
+    } else if (key == "normalize") {
+      out.request.normalize = get_bool("normalize", field.value);
+    } else if (key == "truncate") {
+      out.request.truncate = get_bool("truncate", field.value);
+    } else if (key == "truncation_direction") {
+      const auto dir = get_string("truncation_direction", field.value);
+      if (dir != "right" && dir != "Right") {
+        throw unprocessable("only 'truncation_direction' \"right\" is supported",
+                            "invalid_truncation_direction");
+      }
+    }
+  }
+  if (!has_inputs) throw bad_request("'inputs' is required", "missing_input");
+  return out;
+}
+
+TokenizeRequest parse_tokenize_request(std::string_view body, const RequestLimits& limits) {
+  simdjson::dom::parser parser;
+  TokenizeRequest out;
+  bool has_inputs = false;
+  for (auto field : parse_object(parser, body)) {
+    const std::string_view key = field.key;
+    if (key == "inputs") {
+      EmbedRequest request;
+      parse_input("inputs", field.value, limits, request);
+      auto* texts = std::get_if<std::vector<std::string>>(&request.inputs);
+      if (!texts) throw wrong_type("inputs", "a string or an array of strings", field.value);
+      out.inputs = std::move(*texts);
+      has_inputs = true;
+    } else if (key == "add_special_tokens") {
+      out.add_special_tokens = get_bool("add_special_tokens", field.value);
+    } else if (key == "return_tokens") {
+      out.return_tokens = get_bool("return_tokens", field.value);
+    } else if (key == "truncate") {
+      out.truncate = get_bool("truncate", field.value);
+    }
+  }
+  if (!has_inputs) throw bad_request("'inputs' is required", "missing_input");
+  return out;
+}
+
+ApiError to_api_error(const Error& error) {
+  switch (error.code()) {
+    case ErrorCode::InvalidInput:
+      return {422, "invalid_request_error", "invalid_input", error.what()};
+    case ErrorCode::ModelError:
+      return {500, "server_error", "model_error", error.what()};
+    case ErrorCode::Unavailable:
+      return {503, "server_error", "unavailable", error.what()};
+    case ErrorCode::Timeout:
+      return {504, "server_error", "timeout", error.what()};
+    case ErrorCode::Internal:
+      break;
+  }
+  return {500, "server_error", "internal_error", error.what()};
+}
+
+}  // namespace akidb::embed::server

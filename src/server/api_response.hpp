@@ -1,0 +1,36 @@
+#pragma once
+// JSON response bodies, written by hand with the shared shortest round-trip
+// float formatter (serialization is on the hot path of batch responses).
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "akidb/embed/types.hpp"
+#include "server/api_error.hpp"
+
+namespace akidb::embed::server {
+
+// Appends text as a JSON string literal (quotes and escapes included).
+void append_json_string(std::string& out, std::string_view text);
+
+// Standard base64 of the bytes of little-endian float32 values.
+std::string base64_floats(std::span<const float> values);
+
+// Keeps the first `dimensions` values of each row and re-normalizes them
+// (when `normalize`); returns a new matrix.
+Embeddings truncate_dimensions(const Embeddings& embeddings, std::size_t dimensions,
+                               bool normalize);
+
+// {"object":"list","data":[...],"model":...,"usage":{...}}
+std::string openai_response(const Embeddings& embeddings, std::string_view model, bool base64,
+                            std::size_t prompt_tokens);
+
+// [[...],[...]]
+std::string tei_response(const Embeddings& embeddings);
+
+// {"error":{"message":...,"type":...,"code":...,"param":null}}
+std::string error_body(const ApiError& error);
+
+}  // namespace akidb::embed::server

@@ -1,0 +1,152 @@
+// The server's request parsing (strict types, limits, UTF-8), response
+// writing (base64, dimensions, escaping), auth comparison and metrics text.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+
+#include "server/api_error.hpp"
+#include "server/api_request.hpp"
+#include "server/api_response.hpp"
+#include "server/http_server.hpp"
+#include "server/metrics.hpp"
+
+namespace akidb::embed::server {
+namespace {
+
+const RequestLimits kLimits{4, 10};
+
+int status_of(const std::string& body) {
+  try {
+    parse_openai_request(body, kLimits, 384);
+  } catch (const ApiError& e) {
+    return e.status();
+  }
+  return 200;
+}
+
+std::string message_of(const std::string& body) {
+  try {
+    parse_openai_request(body, kLimits, 384);
+  } catch (const ApiError& e) {
+    return e.what();
+  }
+  return {};
+}
+
+TEST(ServerParse, AcceptsEveryInputForm) {
+  auto one = parse_openai_request(R"({"input":"hi","model":"m"})", kLimits, 384);
+  EXPECT_EQ(std::get<std::vector<std::string>>(one.request.inputs).size(), 1U);
+  EXPECT_EQ(one.model, "m");
+  auto many =
+      parse_openai_request(R"({"input":["a","b"],"encoding_format":"base64"})", kLimits, 384);
+  EXPECT_EQ(many.request.size(), 2U);
+  EXPECT_TRUE(many.base64);
+  auto ids = parse_openai_request(R"({"input":[1,2,3]})", kLimits, 384);
+  EXPECT_EQ(std::get<std::vector<TokenIds>>(ids.request.inputs).at(0).size(), 3U);
+  auto lists = parse_openai_request(R"({"input":[[1],[2,3]],"dimensions":8})", kLimits, 384);
+  EXPECT_EQ(lists.request.size(), 2U);
+  EXPECT_EQ(lists.dimensions, 8U);
+}
+
+TEST(ServerParse, RejectsWrongTypesAndMalformedJson) {
+  EXPECT_EQ(status_of(R"({"input":5})"), 400);
+  EXPECT_EQ(status_of(R"({"input":[1.5]})"), 400);
+  EXPECT_EQ(status_of(R"({"input":[{"a":1}]})"), 400);
+  EXPECT_EQ(status_of(R"({"input":{"text":"x"}})"), 400);
+  EXPECT_EQ(status_of(R"({"input":["a",1]})"), 400);
+  EXPECT_EQ(status_of(R"({"input":[[1],"a"]})"), 400);
+  EXPECT_EQ(status_of(R"({"input":"a","model":7})"), 400);
+  EXPECT_EQ(status_of(R"({"input":"a")"), 400);
+  EXPECT_EQ(status_of(R"([1,2])"), 400);
+  EXPECT_EQ(status_of(""), 400);
+  EXPECT_EQ(status_of(R"({"model":"m"})"), 400);
+  EXPECT_EQ(status_of(R"({"input":"a","encoding_format":"int8"})"), 400);
+  EXPECT_NE(message_of(R"({"input":5})").find("must be a string"), std::string::npos);
+}
+
+TEST(ServerParse, RejectsUnacceptableValues) {
+  EXPECT_EQ(status_of(R"({"input":[]})"), 422);
+  EXPECT_EQ(status_of(R"({"input":["a","b","c","d","e"]})"), 422);  // > 4 inputs
+  EXPECT_EQ(status_of(R"({"input":"01234567890"})"), 422);          // > 10 chars
+  EXPECT_EQ(status_of(R"({"input":"a","dimensions":0})"), 422);
+  EXPECT_EQ(status_of(R"({"input":"a","dimensions":385})"), 422);
+  EXPECT_EQ(status_of(R"({"input":"a","dimensions":-3})"), 422);
+  EXPECT_EQ(status_of(R"({"input":[[]]})"), 422);
+  EXPECT_EQ(status_of(R"({"input":[99999999999]})"), 422);
+  // Ten code points of multi-byte text are within the limit.
+  EXPECT_EQ(status_of("{\"input\":\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\"}"), 200);
+}
+
+TEST(ServerParse, InvalidUtf8IsNamed) {
+  const std::string body = "{\"input\":\"bad \xff\xfe byte\"}";
+  EXPECT_EQ(status_of(body), 400);
+  EXPECT_NE(message_of(body).find("UTF-8"), std::string::npos);
+  EXPECT_EQ(status_of(R"({"input":"\ud800"})"), 400);  // lone surrogate escape
+}
+
+TEST(ServerParse, TeiAndTokenize) {
+  auto tei = parse_tei_request(R"({"inputs":["a"],"normalize":false,"truncate":false})", kLimits);
+  EXPECT_FALSE(tei.request.normalize);
+  EXPECT_FALSE(tei.request.truncate);
+  EXPECT_THROW(parse_tei_request(R"({"inputs":"a","normalize":"yes"})", kLimits), ApiError);
+  auto tok = parse_tokenize_request(R"({"inputs":"a b","return_tokens":true})", kLimits);
+  EXPECT_TRUE(tok.return_tokens);
+  EXPECT_EQ(tok.inputs.size(), 1U);
+  EXPECT_THROW(parse_tokenize_request(R"({"inputs":[1,2]})", kLimits), ApiError);
+}
+
+TEST(ServerResponse, Base64IsLittleEndianFloat32) {
+  const float values[] = {1.0F, -2.5F};
+  // 1.0f = 00 00 80 3f, -2.5f = 00 00 20 c0
+  EXPECT_EQ(base64_floats(values), "AACAPwAAIMA=");
+}
+
+TEST(ServerResponse, DimensionsTruncateAndRenormalize) {
+  Embeddings e(1, 4);
+  const float row[] = {3, 4, 12, 0};
+  std::copy(std::begin(row), std::end(row), e.row(0).begin());
+  const auto t = truncate_dimensions(e, 2, true);
+  EXPECT_EQ(t.dimension(), 2U);
+  EXPECT_FLOAT_EQ(t.row(0)[0], 0.6F);
+  EXPECT_FLOAT_EQ(t.row(0)[1], 0.8F);
+}
+
+TEST(ServerResponse, OpenAiShapeAndEscaping) {
+  Embeddings e(2, 2);
+  e.row(1)[0] = 0.5F;
+  const auto body = openai_response(e, "m\"x", false, 7);
+  EXPECT_EQ(body, R"({"object":"list","data":[{"object":"embedding","index":0,"embedding":[0,0]},)"
+                  R"({"object":"embedding","index":1,"embedding":[0.5,0]}],"model":"m\"x",)"
+                  R"("usage":{"prompt_tokens":7,"total_tokens":7}})");
+  EXPECT_EQ(error_body(bad_request("a\nb")),
+            R"({"error":{"message":"a\u000ab","type":"invalid_request_error",)"
+            R"("code":"invalid_request","param":null}})");
+}
+
+TEST(ServerAuth, BearerComparison) {
+  EXPECT_TRUE(bearer_matches("Bearer secret", "secret"));
+  EXPECT_FALSE(bearer_matches("Bearer secreT", "secret"));
+  EXPECT_FALSE(bearer_matches("Bearer secret2", "secret"));
+  EXPECT_FALSE(bearer_matches("Bearer secre", "secret"));
+  EXPECT_FALSE(bearer_matches("secret", "secret"));
+  EXPECT_FALSE(bearer_matches("", "secret"));
+}
+
+TEST(ServerMetrics, RendersHistogramsAndCounters) {
+  Metrics m;
+  m.count_request("/embed", 200);
+  m.observe_latency("/embed", 0.002);
+  m.observe_batch({3, 5, 40, {}});
+  m.add_served(5, 40);
+  const auto text = m.render(2, {});
+  EXPECT_NE(text.find(R"(akidb_http_requests_total{route="/embed",status="200"} 1)"),
+            std::string::npos);
+  EXPECT_NE(text.find(R"(akidb_batch_size_bucket{le="4"} 1)"), std::string::npos);
+  EXPECT_NE(text.find(R"(akidb_batch_size_bucket{le="2"} 0)"), std::string::npos);
+  EXPECT_NE(text.find("akidb_queue_depth 2"), std::string::npos);
+  EXPECT_NE(text.find("akidb_tokens_total 40"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace akidb::embed::server
