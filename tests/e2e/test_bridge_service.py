@@ -202,3 +202,21 @@ def test_sentence_transformers_backend_matches_golden_vectors():
         assert svc.ask({"cmd": "embed", "ids": [[1]]})["error"]["type"] == "InvalidInput"
     finally:
         assert svc.close() == 0
+
+
+def test_server_runs_on_the_bridge(start_server):
+    import requests
+
+    server = start_server("--backend", "python", "--workers", "2", "--threads", "1")
+    texts, expected = golden(6)
+    r = requests.post(server.url + "/v1/embeddings", json={"input": texts}, timeout=60)
+    assert r.status_code == 200, r.text
+    got = np.array([d["embedding"] for d in r.json()["data"]], dtype=np.float32)
+    assert cosines(got, expected).min() >= 0.9999
+    assert requests.get(server.url + "/info", timeout=10).json()["backend"] == "python"
+    assert requests.post(server.url + "/tokenize", json={"inputs": "hi"}, timeout=10).status_code == 501
+    workers = subprocess.run(["pgrep", "-P", str(server.proc.pid)], capture_output=True, text=True).stdout.split()
+    assert len(workers) == 2
+    assert server.terminate() == 0, server.output()
+    for pid in workers:
+        assert not os.path.exists(f"/proc/{pid}"), f"worker {pid} outlived the server"
