@@ -6,6 +6,7 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <thread>
 #include <variant>
 
 #include "akidb/embed/error.hpp"
@@ -45,11 +46,20 @@ std::filesystem::path resolve_python_dir(const std::filesystem::path& configured
   return {};
 }
 
+// With several workers and no explicit count, the cores are shared out
+// instead of every worker's onnxruntime claiming all of them.
+int threads_per_worker(const PythonBridgeOptions& o) {
+  if (o.threads > 0 || o.workers <= 1) return o.threads;
+  const auto cores = static_cast<std::size_t>(std::thread::hardware_concurrency());
+  return static_cast<int>(std::max<std::size_t>(1, cores / o.workers));
+}
+
 detail::SpawnSpec spawn_spec(const PythonBridgeOptions& o) {
   detail::SpawnSpec spec;
-  spec.argv = {resolve_python(o.python), "-m",        "akidb_embed.bridge_service", "--model",
-               o.model_dir.string(),     "--threads", std::to_string(o.threads),    "--backend",
-               o.service_backend};
+  spec.argv = {resolve_python(o.python), "-m", "akidb_embed.bridge_service"};
+  spec.argv.insert(spec.argv.end(), {"--model", o.model_dir.string()});
+  spec.argv.insert(spec.argv.end(), {"--threads", std::to_string(threads_per_worker(o))});
+  spec.argv.insert(spec.argv.end(), {"--backend", o.service_backend});
   if (!o.variant.empty()) spec.argv.insert(spec.argv.end(), {"--variant", o.variant});
   spec.argv.insert(spec.argv.end(), o.extra_args.begin(), o.extra_args.end());
   // The checked-out python/ folder goes first on PYTHONPATH, so the service

@@ -22,7 +22,8 @@ enum class BridgeFraming {
 struct PythonBridgeOptions {
   std::filesystem::path model_dir;
   std::string variant;           // a key of the manifest's variants; empty: its default_variant
-  int threads = 0;               // intra-op threads per worker (0: onnxruntime's default)
+  int threads = 0;               // intra-op threads per worker; 0: onnxruntime's default with one
+                                 // worker, else the cores divided among the workers
   std::size_t workers = 1;       // worker processes; each serves one request at a time
   std::filesystem::path python;  // interpreter; empty: $AKIDB_PYTHON, the build tree's
                                  // .venv/bin/python, else python3 on PATH
