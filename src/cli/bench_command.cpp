@@ -253,6 +253,10 @@ void print_human(const json& r) {
 }
 
 json run_bench(const BenchOptions& o) {
+  if (o.model.backend != "onnx") {
+    throw invalid_request("bench measures the in-process onnx backend; for --backend " +
+                          o.model.backend + " run akidb-bridge-bench (docs/bridge.md)");
+  }
   OnnxProvider provider(provider_options(o));
   const int threads =
       o.model.threads > 0 ? o.model.threads : static_cast<int>(std::thread::hardware_concurrency());

@@ -67,8 +67,8 @@ void run_serve(ServeOptions& options) {
   o.batching.max_wait = std::chrono::microseconds(options.max_wait_us);
   o.request_timeout = std::chrono::milliseconds(options.request_timeout_ms);
 
-  SignalWatcher signals;                   // before any thread starts
-  std::unique_ptr<OnnxProvider> provider;  // outlives the server
+  SignalWatcher signals;                        // before any thread starts
+  std::unique_ptr<EmbeddingProvider> provider;  // outlives the server
   server::HttpServer http(o);
   const int port = http.bind();
   std::jthread listener([&] { http.listen(); });
@@ -88,10 +88,17 @@ void run_serve(ServeOptions& options) {
     http.stop();
   });
   try {
-    auto onnx = onnx_options(options.model);
-    onnx.allow_spinning = !options.no_spinning;
-    provider = std::make_unique<OnnxProvider>(std::move(onnx));
-    http.attach(*provider, &provider->tokenizer());
+    const Tokenizer* tokenizer = nullptr;  // the python backend has none: /tokenize says 501
+    if (options.model.backend == "onnx") {
+      auto onnx = onnx_options(options.model);
+      onnx.allow_spinning = !options.no_spinning;
+      auto in_process = std::make_unique<OnnxProvider>(std::move(onnx));
+      tokenizer = &in_process->tokenizer();
+      provider = std::move(in_process);
+    } else {
+      provider = make_provider(options.model);
+    }
+    http.attach(*provider, tokenizer);
   } catch (...) {
     http.stop();
     listener.join();

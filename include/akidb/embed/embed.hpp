@@ -5,5 +5,6 @@
 #include "akidb/embed/onnx_provider.hpp"
 #include "akidb/embed/pooling.hpp"
 #include "akidb/embed/provider.hpp"
+#include "akidb/embed/python_bridge_provider.hpp"
 #include "akidb/embed/tokenizer.hpp"
 #include "akidb/embed/types.hpp"
