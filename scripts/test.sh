@@ -9,6 +9,7 @@ BUILD_DIR=${1:-build}
 shift || true
 STAGES=${*:-unit asan e2e format}
 JOBS=$(nproc)
+export ORT_DISABLE_TELEMETRY=1  # no ONNX Runtime telemetry files from test processes
 
 unit() {
   echo "== unit tests ($BUILD_DIR)"

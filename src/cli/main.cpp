@@ -1,11 +1,16 @@
 // akidb-embed: the command-line front end (embed, info, tokenize, bench, serve).
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 
 #include "akidb/embed/error.hpp"
 #include "cli/common.hpp"
 
 int main(int argc, char** argv) {
+  // ONNX Runtime 1.29 otherwise writes a telemetry log in /tmp and a database
+  // under ~/.cache from every process. Set before any thread or ORT call; a
+  // user who wants telemetry can set the variable to 0.
+  setenv("ORT_DISABLE_TELEMETRY", "1", 0);
   CLI::App app{
       "akidb-embed: fast sentence embeddings on a CPU (all-MiniLM-L6-v2 and other BERT models)"};
   app.require_subcommand(1);

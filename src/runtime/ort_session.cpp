@@ -58,6 +58,7 @@ struct Session::Impl {
 
 Session::Session(const std::filesystem::path& model_file, const SessionConfig& config)
     : impl_(std::make_unique<Impl>()) {
+  impl_->env.DisableTelemetryEvents();
   if (!std::filesystem::exists(model_file))
     throw model_error(model_file.string(), "model file not found");
   try {
