@@ -8,7 +8,7 @@ PORT ?= 8080
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 30
 
-.PHONY: all setup build run test test-unit test-e2e sanitize format format-check bench bench-compare golden fuzz clean
+.PHONY: all setup build run test sanitize format format-check bench bench-all bench-compare golden fuzz clean
 
 all: build
 
@@ -37,6 +37,10 @@ format-check:
 
 bench: build
 	@$(BUILD_DIR)/akidb-embed bench --model $(MODEL_DIR)
+
+# Every benchmark behind BENCHMARKS.md (about 15 minutes; run on a quiet machine).
+bench-all: build
+	@bench/run_all.sh $(BUILD_DIR)
 
 bench-compare: build
 	@.venv/bin/python bench/compare.py --binary $(BUILD_DIR)/akidb-embed --model $(MODEL_DIR)
