@@ -16,9 +16,13 @@ lscpu | grep -E "Model name|^CPU\(s\)|Flags" | sed 's/Flags:.*/(flags: see lscpu
 grep -o -E 'avx512f|avx512_vnni|avx512_bf16|avx2|fma' /proc/cpuinfo | sort -u | tr '\n' ' ' | tee -a "$OUT/machine.txt"
 echo
 
-echo "== akidb-embed bench, each variant (latency, throughput, efficiency, accuracy, operators run)"
+echo "== akidb-embed bench, each variant (latency, throughput, efficiency, accuracy)"
 for variant in fp32 opt int8; do
-  "$BIN" bench --variant "$variant" --profile --json "$OUT/bench-$variant.json"
+  "$BIN" bench --variant "$variant" --json "$OUT/bench-$variant.json"
+done
+echo "== operators ONNX Runtime ran (profiling slows runs: a separate, short run)"
+for variant in fp32 opt int8; do
+  "$BIN" bench --variant "$variant" --profile --quick --stages latency --json "$OUT/ops-$variant.json"
 done
 
 echo "== optimizations one at a time (opt variant unless named)"
