@@ -35,6 +35,7 @@ struct BenchOptions {
   std::vector<std::size_t> batch_sizes{1, 8, 32, 64, 128, 256};
   std::size_t iterations = 200;
   std::size_t sentences = 1024;
+  std::size_t max_batch_tokens = OnnxProviderOptions{}.max_batch_tokens;
   std::set<std::string> stages{"latency", "throughput", "accuracy"};
   std::string json_out;
 };
@@ -52,6 +53,7 @@ OnnxProviderOptions provider_options(const BenchOptions& o) {
   opts.sort_by_length = !o.no_sort;
   opts.allow_spinning = !o.no_spinning;
   opts.optimization = parse_optimization(o.optimization);
+  opts.max_batch_tokens = o.max_batch_tokens;
   if (o.profile) opts.profile_prefix = "akidb-bench-profile";
   return opts;
 }
@@ -267,7 +269,8 @@ json run_bench(const BenchOptions& o) {
               {"padding", o.padding},
               {"sort_by_length", !o.no_sort},
               {"optimization", o.optimization},
-              {"spinning", !o.no_spinning}}}};
+              {"spinning", !o.no_spinning},
+              {"max_batch_tokens", o.max_batch_tokens}}}};
   const auto arch = read_architecture(o.model.model_dir);
   const std::size_t iterations = o.quick ? 5 : o.iterations;
   if (o.stages.contains("latency")) {
@@ -315,6 +318,9 @@ void register_bench(CLI::App& app) {
   cmd->add_option("--iterations", o->iterations, "latency iterations per input")
       ->capture_default_str();
   cmd->add_option("--sentences", o->sentences, "STS sentences for throughput")
+      ->capture_default_str();
+  cmd->add_option("--max-batch-tokens", o->max_batch_tokens,
+                  "padded tokens per inference sub-batch inside one call")
       ->capture_default_str();
   cmd->add_option("--sts", o->sts, "STS benchmark CSV")->capture_default_str();
   cmd->add_option("--golden", o->golden, "golden vectors directory")->capture_default_str();
