@@ -20,8 +20,8 @@ struct OnnxProviderOptions {
   int intra_op_threads = 0;    // 0: ONNX Runtime's default (all cores)
   bool allow_spinning = true;  // intra-op thread spinning
   GraphOptimization optimization = GraphOptimization::All;
-  std::size_t fixed_padding = 0;         // 0: dynamic padding; else pad every batch to this length
-  bool sort_by_length = true;            // bucket large batches by token length
+  std::size_t fixed_padding = 0;  // 0: dynamic padding; else pad every batch to this length
+  bool sort_by_length = true;     // bucket large batches by token length
   // Padded tokens per inference sub-batch inside one call. Small sub-batches
   // keep activations in cache: on the 2-core dev machine 512 gave 1,220-1,410
   // sentences/s at batch 256 against 550-620 with 16,384 (make bench-all).
