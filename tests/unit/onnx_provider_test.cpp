@@ -102,6 +102,9 @@ struct VariantCase {
   double min_cosine;
 };
 
+// Keeps test listings readable (gtest would print the struct's bytes).
+void PrintTo(const VariantCase& c, std::ostream* os) { *os << c.variant; }
+
 class VariantTest : public ::testing::TestWithParam<VariantCase> {};
 
 TEST_P(VariantTest, StaysCloseToSentenceTransformers) {

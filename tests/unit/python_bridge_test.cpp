@@ -17,6 +17,12 @@
 #include "test_support.hpp"
 
 namespace akidb::embed {
+
+// Keeps test listings readable (gtest would print the enum's bytes).
+void PrintTo(BridgeFraming framing, std::ostream* os) {
+  *os << (framing == BridgeFraming::Json ? "json" : "binary");
+}
+
 namespace {
 
 using namespace std::chrono_literals;
