@@ -11,6 +11,7 @@
 namespace akidb::embed {
 namespace {
 
+using test::cosine;
 using test::expect_error;
 
 struct Golden {
@@ -24,9 +25,7 @@ Golden load_golden() {
   Golden golden;
   const auto meta = test::read_json(dir / "meta.json");
   golden.dimension = meta.at("dimension").get<std::size_t>();
-  std::ifstream texts(dir / "texts.jsonl");
-  for (std::string line; std::getline(texts, line);)
-    golden.texts.push_back(nlohmann::json::parse(line).at("text").get<std::string>());
+  golden.texts = test::golden_texts();
   golden.vectors.resize(golden.texts.size() * golden.dimension);
   std::ifstream vectors(dir / "vectors.f32", std::ios::binary);
   vectors.read(reinterpret_cast<char*>(golden.vectors.data()),
@@ -58,16 +57,6 @@ Embeddings embed_all(OnnxProvider& provider, const std::vector<std::string>& tex
     }
   }
   return all;
-}
-
-double cosine(std::span<const float> a, std::span<const float> b) {
-  double dot = 0, na = 0, nb = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    dot += double(a[i]) * b[i];
-    na += double(a[i]) * a[i];
-    nb += double(b[i]) * b[i];
-  }
-  return dot / std::sqrt(na * nb);
 }
 
 double max_abs_diff(std::span<const float> a, std::span<const float> b) {

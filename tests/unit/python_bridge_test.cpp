@@ -44,23 +44,8 @@ OnnxProviderOptions onnx_options() {
   return options;
 }
 
-std::vector<std::string> golden_texts() {
-  std::vector<std::string> texts;
-  std::ifstream in(test::test_data() / "golden" / "texts.jsonl");
-  for (std::string line; std::getline(in, line);)
-    texts.push_back(nlohmann::json::parse(line).at("text").get<std::string>());
-  return texts;
-}
-
-double cosine(std::span<const float> a, std::span<const float> b) {
-  double dot = 0, na = 0, nb = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    dot += double(a[i]) * b[i];
-    na += double(a[i]) * a[i];
-    nb += double(b[i]) * b[i];
-  }
-  return dot / std::sqrt(na * nb);
-}
+using test::cosine;
+using test::golden_texts;
 
 EmbedResponse embed_texts(EmbeddingProvider& provider, std::vector<std::string> texts) {
   return provider.embed_batch(EmbedRequest::from_texts(std::move(texts)));

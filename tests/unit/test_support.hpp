@@ -2,11 +2,13 @@
 // Shared helpers for the unit tests: where the model and test data live.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -52,6 +54,26 @@ inline void write_file(const std::filesystem::path& path, const std::string& con
 inline nlohmann::json read_json(const std::filesystem::path& path) {
   std::ifstream in(path);
   return nlohmann::json::parse(in);
+}
+
+// Cosine similarity, in double precision.
+inline double cosine(std::span<const float> a, std::span<const float> b) {
+  double dot = 0, na = 0, nb = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    dot += double(a[i]) * b[i];
+    na += double(a[i]) * a[i];
+    nb += double(b[i]) * b[i];
+  }
+  return dot / std::sqrt(na * nb);
+}
+
+// The texts of the golden corpus (tests/data/golden/texts.jsonl), in order.
+inline std::vector<std::string> golden_texts() {
+  std::vector<std::string> texts;
+  std::ifstream in(test_data() / "golden" / "texts.jsonl");
+  for (std::string line; std::getline(in, line);)
+    texts.push_back(nlohmann::json::parse(line).at("text").get<std::string>());
+  return texts;
 }
 
 // Runs fn and checks that it throws akidb::embed::Error with this code and a
