@@ -1,6 +1,7 @@
 #include "akidb/embed/onnx_provider.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <exception>
@@ -184,16 +185,18 @@ void OnnxProvider::Impl::run_sub_batch(const SubBatch& batch, Workspace& ws,
     std::fill_n(ws.mask.begin() + static_cast<std::ptrdiff_t>(k * s), len, 1);
   }
   ws.hidden.resize(b * s * dim);
-  std::vector<runtime::InputTensor> tensors;
-  for (const auto& name : inputs) {
+  std::array<runtime::InputTensor, runtime::kMaxInputs> tensors;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const auto& name = inputs[i];
     auto& data = name == "input_ids" ? ws.ids : name == "attention_mask" ? ws.mask : ws.type_ids;
-    tensors.push_back({name, data});
+    tensors[i] = {name.c_str(), data};
   }
   stages.tensor_us += micros_since(start);
 
   start = Clock::now();
-  session.run(tensors, static_cast<std::int64_t>(b), static_cast<std::int64_t>(s), manifest.output,
-              ws.hidden, static_cast<std::int64_t>(dim));
+  session.run(std::span(tensors.data(), inputs.size()), static_cast<std::int64_t>(b),
+              static_cast<std::int64_t>(s), manifest.output, ws.hidden,
+              static_cast<std::int64_t>(dim));
   stages.inference_us += micros_since(start);
 
   start = Clock::now();

@@ -88,19 +88,21 @@ void Session::run(std::span<const InputTensor> inputs, std::int64_t batch, std::
                   const std::string& output_name, std::span<float> output, std::int64_t dim) const {
   const std::array<std::int64_t, 2> in_shape{batch, seq};
   const std::array<std::int64_t, 3> out_shape{batch, seq, dim};
-  std::vector<Ort::Value> values;
-  std::vector<const char*> names;
-  values.reserve(inputs.size());
-  for (const auto& input : inputs) {
-    values.push_back(Ort::Value::CreateTensor<std::int64_t>(
-        impl_->memory, input.data.data(), input.data.size(), in_shape.data(), in_shape.size()));
-    names.push_back(input.name.c_str());
+  if (inputs.size() > kMaxInputs) throw Error(ErrorCode::Internal, "too many graph inputs");
+  std::array<Ort::Value, kMaxInputs> values{Ort::Value{nullptr}, Ort::Value{nullptr},
+                                            Ort::Value{nullptr}};
+  std::array<const char*, kMaxInputs> names{};
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    values[i] = Ort::Value::CreateTensor<std::int64_t>(impl_->memory, inputs[i].data.data(),
+                                                       inputs[i].data.size(), in_shape.data(),
+                                                       in_shape.size());
+    names[i] = inputs[i].name;
   }
   auto out = Ort::Value::CreateTensor<float>(impl_->memory, output.data(), output.size(),
                                              out_shape.data(), out_shape.size());
   const char* out_name = output_name.c_str();
   try {
-    impl_->session.Run(Ort::RunOptions{nullptr}, names.data(), values.data(), values.size(),
+    impl_->session.Run(Ort::RunOptions{nullptr}, names.data(), values.data(), inputs.size(),
                        &out_name, &out, 1);
   } catch (const Ort::Exception& e) {
     throw Error(ErrorCode::Internal, std::string("inference failed: ") + e.what());

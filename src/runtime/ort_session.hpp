@@ -20,9 +20,13 @@ struct SessionConfig {
   std::string profile_prefix;  // non-empty: write an ONNX Runtime profile
 };
 
-// One named int64 input tensor of shape [batch, seq].
+// BERT graphs take at most input_ids, attention_mask and token_type_ids.
+inline constexpr std::size_t kMaxInputs = 3;
+
+// One named int64 input tensor of shape [batch, seq]. The name points at a
+// string the caller keeps alive (no copy per run).
 struct InputTensor {
-  std::string name;
+  const char* name = nullptr;
   std::span<std::int64_t> data;
 };
 
@@ -39,7 +43,8 @@ class Session {
   // The static size of the output's last axis, or -1 when it is dynamic.
   std::int64_t output_last_dim(const std::string& output) const;
 
-  // Runs the graph. `output` must hold batch * seq * dim floats. Thread-safe.
+  // Runs the graph on at most kMaxInputs inputs. `output` must hold
+  // batch * seq * dim floats. Thread-safe; allocates nothing for I/O.
   void run(std::span<const InputTensor> inputs, std::int64_t batch, std::int64_t seq,
            const std::string& output_name, std::span<float> output, std::int64_t dim) const;
 
