@@ -1,0 +1,63 @@
+#pragma once
+// The InferenceEngine contract: what a new backend implements. An engine runs
+// the encoder on token sequences and returns per-token hidden states; the
+// EmbeddingPipeline above it owns validation, tokenization, planning, pooling,
+// normalization and usage accounting, so an engine never sees text.
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace akidb::embed {
+
+// A batch of token sequences, packed: sequence i is tokens
+// [offsets[i], offsets[i + 1]) of ids and type_ids ([CLS]/[SEP] included).
+struct SequenceBatch {
+  std::span<const std::int32_t> ids;
+  std::span<const std::int32_t> type_ids;
+  std::span<const std::uint32_t> offsets;  // size() + 1 entries; offsets[0] == 0
+
+  std::size_t size() const noexcept { return offsets.empty() ? 0 : offsets.size() - 1; }
+  std::size_t tokens() const noexcept { return offsets.empty() ? 0 : offsets.back(); }
+  std::size_t length(std::size_t i) const noexcept { return offsets[i + 1] - offsets[i]; }
+  std::size_t longest() const noexcept {
+    std::size_t longest = 0;
+    for (std::size_t i = 0; i < size(); ++i) longest = longest > length(i) ? longest : length(i);
+    return longest;
+  }
+};
+
+// What an engine is and what it supports; constant for the engine's life.
+struct EngineCapabilities {
+  std::string name;                // "onnxruntime", "native", ...
+  std::string device = "cpu";      // "cpu", "cuda", ...
+  std::string execution_provider;  // e.g. "CPUExecutionProvider"
+  std::size_t hidden_size = 0;     // floats per token in run()'s output
+  // Tokens per run() the engine is fastest with; the pipeline splits larger
+  // batches. For a padded engine this counts padded tokens (longest * size).
+  std::size_t max_batch_tokens = 512;
+  // true: a batch costs longest * size (the engine pads); false: it costs
+  // tokens() (packed, variable-length sequences).
+  bool padded = true;
+  // true: a sequence's output does not depend on its batch-mates (up to
+  // float rounding across different padded shapes). false: the pipeline runs
+  // one sequence per run() (dynamic per-tensor int8 quantization).
+  bool batch_invariant = true;
+};
+
+class InferenceEngine {
+ public:
+  virtual ~InferenceEngine() = default;
+  virtual const EngineCapabilities& capabilities() const noexcept = 0;
+
+  // Last hidden states of every token, packed like the input: row
+  // offsets[i] + t of `hidden` ([batch.tokens(), hidden_size] floats) is
+  // token t of sequence i. Thread-safe. Throws akidb::embed::Error.
+  virtual void run(const SequenceBatch& batch, std::span<float> hidden) = 0;
+
+  InferenceEngine() = default;
+  InferenceEngine(const InferenceEngine&) = delete;
+  InferenceEngine& operator=(const InferenceEngine&) = delete;
+};
+
+}  // namespace akidb::embed
