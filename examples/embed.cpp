@@ -4,11 +4,11 @@
 
 int main(int argc, char** argv) {
   using namespace akidb::embed;
-  OnnxProviderOptions options;
+  ProviderOptions options;
   options.model_dir = argc > 1 ? argv[1] : "models/all-MiniLM-L6-v2";
-  OnnxProvider provider(options);
+  auto provider = make_provider(options);
 
-  auto response = provider.embed_batch(
+  auto response = provider->embed_batch(
       EmbedRequest::from_texts({"A man is playing a guitar.", "Someone plays an instrument."}));
   float cosine = 0;  // the vectors are L2-normalized: the dot product is the cosine
   for (std::size_t d = 0; d < response.embeddings.dimension(); ++d)

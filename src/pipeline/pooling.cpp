@@ -5,21 +5,27 @@
 
 namespace akidb::embed {
 
-// The loops are written so that GCC/Clang vectorize them (-O3, -march=native):
-// contiguous float rows, no aliasing, no branches in the inner loop.
-void mean_pool(const float* __restrict hidden, const std::int64_t* mask, std::size_t seq,
-               std::size_t dim, float* __restrict out) noexcept {
+// The loops are written so that GCC/Clang vectorize them: contiguous float
+// rows, no aliasing, no branches in the inner loop.
+void mean_pool(const float* __restrict hidden, std::size_t tokens, std::size_t dim,
+               float* __restrict out) noexcept {
   std::fill(out, out + dim, 0.0f);
-  std::size_t count = 0;
-  for (std::size_t t = 0; t < seq; ++t) {
-    if (mask[t] == 0) continue;
+  for (std::size_t t = 0; t < tokens; ++t) {
     const float* row = hidden + t * dim;
     for (std::size_t d = 0; d < dim; ++d) out[d] += row[d];
-    ++count;
   }
-  // sentence-transformers clamps the token count at 1e-9: an all-padding row stays zero.
-  const float scale = count == 0 ? 0.0f : 1.0f / static_cast<float>(count);
+  // sentence-transformers clamps the token count at 1e-9: no tokens stays zero.
+  const float scale = tokens == 0 ? 0.0f : 1.0f / static_cast<float>(tokens);
   for (std::size_t d = 0; d < dim; ++d) out[d] *= scale;
+}
+
+void pool(Pooling pooling, const float* hidden, std::size_t tokens, std::size_t dim,
+          float* out) noexcept {
+  if (pooling == Pooling::Cls && tokens > 0) {
+    std::copy_n(hidden, dim, out);
+    return;
+  }
+  mean_pool(hidden, tokens, dim, out);
 }
 
 void l2_normalize(float* v, std::size_t dim) noexcept {
@@ -28,6 +34,17 @@ void l2_normalize(float* v, std::size_t dim) noexcept {
   // torch.nn.functional.normalize: divide by max(norm, 1e-12).
   const float scale = 1.0f / std::max(std::sqrt(sum), 1e-12f);
   for (std::size_t d = 0; d < dim; ++d) v[d] *= scale;
+}
+
+Embeddings truncate_dimensions(const Embeddings& embeddings, std::size_t dimensions,
+                               bool normalize) {
+  Embeddings out(embeddings.rows(), dimensions);
+  for (std::size_t i = 0; i < embeddings.rows(); ++i) {
+    const auto row = embeddings.row(i).first(dimensions);
+    std::copy(row.begin(), row.end(), out.row(i).begin());
+    if (normalize) l2_normalize(out.row(i).data(), dimensions);
+  }
+  return out;
 }
 
 }  // namespace akidb::embed

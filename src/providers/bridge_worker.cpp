@@ -225,6 +225,29 @@ void BridgeWorker::encode(const nlohmann::json& request, std::string& out) const
   put_u32(out, 12, 0);
 }
 
+namespace {
+
+std::string string_field(const nlohmann::json& object, const char* key) {
+  if (!object.is_object()) return {};
+  const auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+nlohmann::json object_field(const nlohmann::json& object, const char* key) {
+  if (!object.is_object()) return nlohmann::json::object();
+  const auto it = object.find(key);
+  return it != object.end() && it->is_object() ? *it : nlohmann::json::object();
+}
+
+}  // namespace
+
+bool Reply::ok() const { return string_field(json, "status") == "ok"; }
+std::string Reply::error_type() const { return string_field(object_field(json, "error"), "type"); }
+std::string Reply::error_message() const {
+  return string_field(object_field(json, "error"), "message");
+}
+nlohmann::json Reply::data() const { return object_field(json, "data"); }
+
 Reply BridgeWorker::call(const nlohmann::json& request, std::chrono::milliseconds timeout) {
   if (!proc_) throw WorkerFailure(ErrorCode::Unavailable, name() + " is not running");
   const auto deadline = Clock::now() + timeout;
@@ -239,12 +262,10 @@ Reply BridgeWorker::call(const nlohmann::json& request, std::chrono::millisecond
 Reply BridgeWorker::checked_call(const nlohmann::json& request, Clock::time_point deadline) {
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
   Reply reply = call(request, std::max(left, std::chrono::milliseconds(1)));
-  if (reply.json["status"] != "ok") {
-    const auto& error = reply.json["error"];
-    const std::string kind = error.value("type", "Internal");
-    throw Error(kind == "ModelError" ? ErrorCode::ModelError : ErrorCode::Unavailable,
+  if (!reply.ok()) {
+    throw Error(reply.error_type() == "ModelError" ? ErrorCode::ModelError : ErrorCode::Unavailable,
                 name() + " failed its " + request.value("cmd", "") +
-                    " check: " + error.value("message", "") + stderr_tail());
+                    " check: " + reply.error_message() + stderr_tail());
   }
   return reply;
 }
@@ -256,7 +277,7 @@ void BridgeWorker::await_ready(Clock::time_point deadline) {
       framing_ = BridgeFraming::Binary;
     }
     checked_call({{"cmd", "health"}}, deadline);
-    info_ = checked_call({{"cmd", "info"}}, deadline).json["data"];
+    info_ = checked_call({{"cmd", "info"}}, deadline).data();
   } catch (const WorkerFailure& failure) {
     kill();
     const bool bad_model = last_exit_ && last_exit_->exited_with(kExitBadModel);

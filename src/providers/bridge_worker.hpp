@@ -43,6 +43,13 @@ class WorkerFailure : public std::runtime_error {
 struct Reply {
   nlohmann::json json;
   std::string payload;
+
+  // Tolerant readers of the service's reply: a malformed reply (not an
+  // object, missing or mistyped fields) reads as empty, never throws.
+  bool ok() const;
+  std::string error_type() const;     // "" when absent
+  std::string error_message() const;  // "" when absent
+  nlohmann::json data() const;        // the "data" object, or an empty object
 };
 
 // Frame header of the binary framing: magic, version, kind, flags, lengths.

@@ -6,10 +6,13 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <variant>
 
 #include "akidb/embed/error.hpp"
+#include "akidb/embed/pipeline.hpp"
+#include "akidb/embed/pooling.hpp"
 #include "akidb/embed/tokenizer.hpp"
 #include "providers/bridge_worker.hpp"
 
@@ -78,25 +81,26 @@ detail::WorkerSpec worker_spec(const PythonBridgeOptions& o) {
   return {spawn_spec(o), o.framing, o.startup_timeout, o.shutdown_grace};
 }
 
-// Same checks, in the same words, as OnnxProvider: the service never sees them.
-void validate(const EmbedRequest& request) {
-  if (request.size() == 0) throw invalid_request("the request has no inputs: send at least one");
-  if (const auto* texts = std::get_if<std::vector<std::string>>(&request.inputs)) {
-    for (std::size_t i = 0; i < texts->size(); ++i) {
-      if (auto bad = find_invalid_utf8((*texts)[i]))
-        throw invalid_input(i, "invalid UTF-8 at byte " + std::to_string(*bad));
+// The service gets each input as sent (texts or ids), and the raw pooled
+// vector comes back: normalization and dimensions stay on this side.
+json request_json(std::span<const SequenceRef> batch, bool texts) {
+  json inputs = json::array();
+  for (const auto& ref : batch) {
+    const auto& request = *ref.request->request;
+    if (texts) {
+      inputs.push_back(std::get<std::vector<std::string>>(request.inputs)[ref.index]);
+    } else {
+      inputs.push_back(std::get<std::vector<TokenIds>>(request.inputs)[ref.index]);
     }
   }
+  return {{"cmd", "embed"},
+          {"normalize", false},
+          {"truncate", true},
+          {texts ? "texts" : "ids", std::move(inputs)}};
 }
 
-json request_json(const EmbedRequest& request) {
-  json j = {{"cmd", "embed"}, {"normalize", request.normalize}, {"truncate", request.truncate}};
-  if (const auto* texts = std::get_if<std::vector<std::string>>(&request.inputs)) {
-    j["texts"] = *texts;
-  } else {
-    j["ids"] = std::get<std::vector<TokenIds>>(request.inputs);
-  }
-  return j;
+bool is_text(const SequenceRef& ref) {
+  return std::holds_alternative<std::vector<std::string>>(ref.request->request->inputs);
 }
 
 ErrorCode error_code(const std::string& type) {
@@ -107,15 +111,17 @@ ErrorCode error_code(const std::string& type) {
   return ErrorCode::Internal;
 }
 
-// The service's error reply as the Error OnnxProvider would throw.
-[[noreturn]] void throw_service_error(const json& reply) {
-  const json error = reply.value("error", json::object());
-  const std::string message = error.value("message", "the python service failed");
-  const ErrorCode code = error_code(error.value("type", "Internal"));
-  const auto index = error.find("index");
-  if (code == ErrorCode::InvalidInput && index != error.end() && index->is_number_unsigned())
-    throw invalid_input(index->get<std::size_t>(), message);
-  throw Error(code, message);
+// The service's error reply as the Error the pipeline would throw.
+[[noreturn]] void throw_service_error(const Reply& reply) {
+  const std::string message = reply.error_message();
+  const ErrorCode code = error_code(reply.error_type());
+  const json error = reply.json.is_object() ? reply.json.value("error", json()) : json();
+  if (code == ErrorCode::InvalidInput && error.is_object()) {
+    const auto index = error.find("index");
+    if (index != error.end() && index->is_number_unsigned())
+      throw invalid_input(index->get<std::size_t>(), message);
+  }
+  throw Error(code, message.empty() ? "the python service failed" : message);
 }
 
 void copy_json_rows(const json& rows, Embeddings& out) {
@@ -144,7 +150,7 @@ double timing(const json& timings, const char* key) {
 // Turns an ok reply into a response; throws std::runtime_error when the reply
 // does not fit the request (a protocol failure).
 EmbedResponse decode(const Reply& reply, std::size_t n, std::size_t dimension) {
-  const json& data = reply.json.at("data");
+  const json data = reply.data();
   if (data.at("dimension").get<std::size_t>() != dimension)
     throw std::runtime_error("dimension " + data.at("dimension").dump() + ", expected " +
                              std::to_string(dimension));
@@ -187,15 +193,25 @@ struct PythonBridgeProvider::Impl {
   std::condition_variable idle_changed;
   std::deque<std::size_t> idle;  // FIFO, so load rotates over the workers
   ModelInfo info;
+  // Admission runs here, with the model's own tokenizer, through the same
+  // code as the in-process pipeline: the service never sees a bad input.
+  std::optional<LoadedModel> model;
+  std::optional<Admission> admission;
 
   explicit Impl(PythonBridgeOptions opts) : options(std::move(opts)), spec(worker_spec(options)) {
     if (options.workers == 0) throw invalid_request("the python bridge needs at least one worker");
     for (std::size_t i = 0; i < options.workers; ++i)
       workers.push_back(std::make_unique<BridgeWorker>(i, spec));
-    start_all();
+    start_all();  // first, so a bad model directory fails with the service's own words
     info = read_info(workers.front()->info());
+    model.emplace(LoadedModel::load(options.model_dir, options.variant));
+    admission.emplace(model->tokenizer,
+                      AdmissionLimits{model->manifest.max_seq_length, info.dimension, 64,
+                                      model->manifest.normalize});
     for (std::size_t i = 0; i < workers.size(); ++i) idle.push_back(i);
   }
+
+  void embed_kind(std::span<const SequenceRef> batch, bool texts, StageTimings& stages);
 
   ~Impl() {
     for (auto& w : workers) w->request_stop();
@@ -218,7 +234,8 @@ struct PythonBridgeProvider::Impl {
             j.value("max_tokens", std::size_t{0}),
             "python",
             joined(j.value("execution_providers", json::array())),
-            j.value("variant", options.variant)};
+            j.value("variant", options.variant),
+            "cpu"};
   }
 
   // A worker leased to one caller; returned to the pool on destruction.
@@ -297,12 +314,13 @@ PythonBridgeProvider::PythonBridgeProvider(PythonBridgeOptions options)
 
 PythonBridgeProvider::~PythonBridgeProvider() = default;
 
-EmbedResponse PythonBridgeProvider::embed_batch(const EmbedRequest& request) {
+// One service call for the inputs of one kind (texts or ids) in `batch`.
+void PythonBridgeProvider::Impl::embed_kind(std::span<const SequenceRef> batch, bool texts,
+                                            StageTimings& stages) {
+  const std::size_t n = batch.size(), dimension = info.dimension;
   const auto start = Clock::now();
-  validate(request);
-  const std::size_t n = request.size(), dimension = impl_->info.dimension;
-  auto response = impl_->with_retry(request_json(request), [&](const Reply& reply) {
-    if (reply.json["status"] != "ok") throw_service_error(reply.json);
+  auto response = with_retry(request_json(batch, texts), [&](const Reply& reply) {
+    if (!reply.ok()) throw_service_error(reply);
     try {
       return decode(reply, n, dimension);
     } catch (const std::exception& e) {
@@ -310,19 +328,54 @@ EmbedResponse PythonBridgeProvider::embed_batch(const EmbedRequest& request) {
                           std::string("the python service's reply does not fit: ") + e.what());
     }
   });
-  response.usage.stages.total_us =
-      std::chrono::duration<double, std::micro>(Clock::now() - start).count();
-  response.usage.wall_ms = response.usage.stages.total_us / 1000.0;
-  return response;
+  stages.inference_us += std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+  for (std::size_t k = 0; k < n; ++k) {
+    const auto row = response.embeddings.row(k);
+    std::copy(row.begin(), row.end(), batch[k].out);
+    if (batch[k].request->normalize) l2_normalize(batch[k].out, dimension);
+  }
 }
+
+AdmittedRequest PythonBridgeProvider::admit(const EmbedRequest& request) const {
+  return impl_->admission->admit(request);
+}
+
+void PythonBridgeProvider::embed_sequences(std::span<const SequenceRef> batch,
+                                           StageTimings& stages) {
+  std::vector<SequenceRef> texts, ids;
+  for (const auto& ref : batch) (is_text(ref) ? texts : ids).push_back(ref);
+  if (!texts.empty()) impl_->embed_kind(texts, true, stages);
+  if (!ids.empty()) impl_->embed_kind(ids, false, stages);
+}
+
+EmbedResponse PythonBridgeProvider::embed_batch(const EmbedRequest& request) {
+  const auto start = Clock::now();
+  const auto admitted = admit(request);
+  Embeddings vectors(admitted.size(), impl_->info.dimension);
+  std::vector<SequenceRef> refs;
+  for (std::size_t i = 0; i < admitted.size(); ++i)
+    refs.push_back({&admitted, i, vectors.row(i).data()});
+  StageTimings stages;
+  embed_sequences(refs, stages);
+  stages.total_us = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+  return make_response(admitted, std::move(vectors), stages);
+}
+
+BatchingHints PythonBridgeProvider::batching_hints() const {
+  const auto& m = impl_->model->manifest;
+  return {512, true, m.batch_invariant(impl_->model->variant)};
+}
+
+const Tokenizer& PythonBridgeProvider::tokenizer() const { return impl_->model->tokenizer; }
 
 ModelInfo PythonBridgeProvider::model_info() const { return impl_->info; }
 
 HealthStatus PythonBridgeProvider::health_check() {
   try {
     return impl_->with_retry({{"cmd", "health"}}, [](const Reply& reply) {
-      if (reply.json["status"] == "ok") return HealthStatus{true, {}};
-      return HealthStatus{false, reply.json["error"].value("message", "health check failed")};
+      if (reply.ok()) return HealthStatus{true, {}};
+      const auto message = reply.error_message();
+      return HealthStatus{false, message.empty() ? "health check failed" : message};
     });
   } catch (const std::exception& e) {
     return {false, e.what()};

@@ -64,17 +64,6 @@ std::string base64_floats(std::span<const float> values) {
   return out;
 }
 
-Embeddings truncate_dimensions(const Embeddings& embeddings, std::size_t dimensions,
-                               bool normalize) {
-  Embeddings out(embeddings.rows(), dimensions);
-  for (std::size_t i = 0; i < embeddings.rows(); ++i) {
-    const auto row = embeddings.row(i).first(dimensions);
-    std::copy(row.begin(), row.end(), out.row(i).begin());
-    if (normalize) l2_normalize(out.row(i).data(), dimensions);
-  }
-  return out;
-}
-
 std::string openai_response(const Embeddings& embeddings, std::string_view model, bool base64,
                             std::size_t prompt_tokens) {
   std::string out;

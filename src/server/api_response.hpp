@@ -18,11 +18,6 @@ void append_json_string(std::string& out, std::string_view text);
 // Standard base64 of the bytes of little-endian float32 values.
 std::string base64_floats(std::span<const float> values);
 
-// Keeps the first `dimensions` values of each row and re-normalizes them
-// (when `normalize`); returns a new matrix.
-Embeddings truncate_dimensions(const Embeddings& embeddings, std::size_t dimensions,
-                               bool normalize);
-
 // {"object":"list","data":[...],"model":...,"usage":{...}}
 std::string openai_response(const Embeddings& embeddings, std::string_view model, bool base64,
                             std::size_t prompt_tokens);

@@ -1,4 +1,4 @@
-#include "providers/batch_plan.hpp"
+#include "pipeline/batch_plan.hpp"
 
 #include <gtest/gtest.h>
 

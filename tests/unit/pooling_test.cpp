@@ -9,26 +9,45 @@
 namespace akidb::embed {
 namespace {
 
-TEST(MeanPool, AveragesOnlyMaskedTokens) {
+TEST(MeanPool, AveragesTheSequencesRows) {
   const std::size_t seq = 5, dim = 384;
   std::mt19937 rng(7);
   std::normal_distribution<float> normal;
   std::vector<float> hidden(seq * dim);
   for (auto& x : hidden) x = normal(rng);
-  const std::vector<std::int64_t> mask{1, 1, 1, 0, 0};
   std::vector<float> out(dim);
-  mean_pool(hidden.data(), mask.data(), seq, dim, out.data());
+  mean_pool(hidden.data(), 3, dim, out.data());  // the first three rows only
   for (std::size_t d = 0; d < dim; ++d) {
     const float expected = (hidden[d] + hidden[dim + d] + hidden[2 * dim + d]) / 3.0f;
     ASSERT_NEAR(out[d], expected, 1e-6f) << "dimension " << d;
   }
 }
 
-TEST(MeanPool, AllPaddingGivesZeroVector) {
+TEST(MeanPool, NoTokensGivesZeroVector) {
   std::vector<float> hidden(2 * 4, 1.0f), out(4, 9.0f);
-  const std::vector<std::int64_t> mask{0, 0};
-  mean_pool(hidden.data(), mask.data(), 2, 4, out.data());
+  mean_pool(hidden.data(), 0, 4, out.data());
   for (float x : out) EXPECT_EQ(x, 0.0f);
+}
+
+TEST(Pool, ClsTakesTheFirstRow) {
+  const std::vector<float> hidden{1, 2, 3, 4, 5, 6};
+  std::vector<float> out(3);
+  pool(Pooling::Cls, hidden.data(), 2, 3, out.data());
+  EXPECT_EQ(out, (std::vector<float>{1, 2, 3}));
+  pool(Pooling::Mean, hidden.data(), 2, 3, out.data());
+  EXPECT_EQ(out, (std::vector<float>{2.5f, 3.5f, 4.5f}));
+}
+
+TEST(TruncateDimensions, KeepsThePrefixAndRenormalizes) {
+  Embeddings full(1, 4);
+  const std::vector<float> row{3, 4, 12, 0};
+  std::copy(row.begin(), row.end(), full.row(0).begin());
+  const auto two = truncate_dimensions(full, 2, true);
+  ASSERT_EQ(two.dimension(), 2u);
+  EXPECT_FLOAT_EQ(two.row(0)[0], 0.6f);
+  EXPECT_FLOAT_EQ(two.row(0)[1], 0.8f);
+  const auto raw = truncate_dimensions(full, 3, false);
+  EXPECT_EQ(raw.row(0)[2], 12.0f);
 }
 
 TEST(L2Normalize, GivesUnitNorm) {

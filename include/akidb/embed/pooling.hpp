@@ -1,16 +1,26 @@
 #pragma once
 // Pooling and normalization kernels (vectorized; no allocation).
 #include <cstddef>
-#include <cstdint>
+
+#include "akidb/embed/manifest.hpp"
+#include "akidb/embed/types.hpp"
 
 namespace akidb::embed {
 
-// Masked mean over the sequence axis: hidden is [seq, dim] for one input,
-// mask holds seq entries (1 for real tokens). Writes dim floats to out.
-void mean_pool(const float* hidden, const std::int64_t* mask, std::size_t seq, std::size_t dim,
-               float* out) noexcept;
+// Mean over the rows of one sequence's hidden states ([tokens, dim], every
+// row a real token). Writes dim floats to out; zero tokens give zeros.
+void mean_pool(const float* hidden, std::size_t tokens, std::size_t dim, float* out) noexcept;
+
+// Pools one sequence's hidden states ([tokens, dim]) as the model says.
+void pool(Pooling pooling, const float* hidden, std::size_t tokens, std::size_t dim,
+          float* out) noexcept;
 
 // Scales v to unit L2 norm in place (a zero vector stays zero).
 void l2_normalize(float* v, std::size_t dim) noexcept;
+
+// Keeps the first `dimensions` values of each row and re-normalizes them
+// (when `normalize`); returns a new matrix.
+Embeddings truncate_dimensions(const Embeddings& embeddings, std::size_t dimensions,
+                               bool normalize);
 
 }  // namespace akidb::embed

@@ -53,6 +53,10 @@ class PythonBridgeProvider final : public EmbeddingProvider {
   EmbedResponse embed_batch(const EmbedRequest& request) override;
   ModelInfo model_info() const override;
   HealthStatus health_check() override;
+  AdmittedRequest admit(const EmbedRequest& request) const override;
+  void embed_sequences(std::span<const SequenceRef> batch, StageTimings& stages) override;
+  BatchingHints batching_hints() const override;
+  const Tokenizer& tokenizer() const override;
 
   // The process ids of the workers, in worker order (0 for one that is down).
   std::vector<pid_t> worker_pids() const;

@@ -2,6 +2,7 @@
 // Request and response types of the EmbeddingProvider contract.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <variant>
@@ -17,8 +18,13 @@ struct EmbedRequest {
   // Over-long input is truncated to the model's max tokens when true; when
   // false it is an InvalidInput error.
   bool truncate = true;
-  // L2-normalize the pooled vectors (the model's manifest default is true).
-  bool normalize = true;
+  // L2-normalize the pooled vectors; unset: as the model does (its
+  // manifest's `normalize`, true when the sentence-transformers folder has a
+  // Normalize module).
+  std::optional<bool> normalize;
+  // Keep the first `dimensions` values of each vector (re-normalized when
+  // `normalize`); 0 keeps the model's full dimension.
+  std::size_t dimensions = 0;
 
   std::size_t size() const noexcept;
   static EmbedRequest from_texts(std::vector<std::string> texts);
@@ -27,6 +33,7 @@ struct EmbedRequest {
 // Per-stage wall time of one embed_batch call, in microseconds.
 struct StageTimings {
   double tokenize_us = 0;
+  double queue_us = 0;  // admitted to first scheduled (0 outside the scheduler)
   double tensor_us = 0;
   double inference_us = 0;
   double pool_us = 0;
@@ -74,9 +81,10 @@ struct ModelInfo {
   std::string model;               // e.g. "all-MiniLM-L6-v2"
   std::size_t dimension = 0;       // 384
   std::size_t max_tokens = 0;      // 256, [CLS]/[SEP] included
-  std::string backend;             // "onnx" or "python"
+  std::string backend;             // the engine: "onnx", "native" or "python"
   std::string execution_provider;  // e.g. "CPUExecutionProvider"
   std::string variant;             // e.g. "fp32", "int8"
+  std::string device = "cpu";      // where inference runs
 };
 
 struct HealthStatus {

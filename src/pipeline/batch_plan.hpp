@@ -15,9 +15,10 @@ struct SubBatch {
 
 struct BatchPlanOptions {
   bool sort_by_length = true;
-  std::size_t max_batch_tokens = 16384;  // padded tokens per sub-batch (at least one input)
+  std::size_t max_batch_tokens = 16384;  // tokens per sub-batch (at least one input)
   std::size_t fixed_padding = 0;         // 0: dynamic padding
   std::size_t max_batch_inputs = 0;      // 0: no limit besides the token budget
+  bool padded = true;                    // count padded tokens (longest * count), else real ones
 };
 
 std::vector<SubBatch> plan_batches(std::span<const std::size_t> lengths,

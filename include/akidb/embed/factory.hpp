@@ -1,0 +1,41 @@
+#pragma once
+// One options struct, one factory: every backend the library has, for the
+// CLI, the server and C++ users alike.
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "akidb/embed/onnx_provider.hpp"
+#include "akidb/embed/pipeline.hpp"
+#include "akidb/embed/provider.hpp"
+#include "akidb/embed/python_bridge_provider.hpp"
+
+namespace akidb::embed {
+
+struct ProviderOptions {
+  std::filesystem::path model_dir;
+  std::string engine = "onnx";  // one of available_engines()
+  std::string variant;          // a key of the manifest's variants; empty: its default
+  int threads = 0;              // 0: all cores
+  PipelineOptions pipeline;
+  // ONNX Runtime
+  bool allow_spinning = true;
+  GraphOptimization optimization = GraphOptimization::All;
+  std::size_t fixed_padding = 0;
+  std::string profile_prefix;
+  // The Python bridge
+  std::size_t workers = 1;
+  std::filesystem::path python;
+  BridgeFraming framing = BridgeFraming::Binary;
+};
+
+// The engines make_provider() knows, e.g. {"onnx", "python"}.
+std::vector<std::string> available_engines();
+
+// Loads the model on the chosen engine. Throws Error(InvalidInput) for an
+// unknown engine, Error(ModelError) naming the file for a bad model.
+std::unique_ptr<EmbeddingProvider> make_provider(const ProviderOptions& options);
+
+}  // namespace akidb::embed

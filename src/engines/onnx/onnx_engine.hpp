@@ -1,0 +1,45 @@
+#pragma once
+// ONNX Runtime on the CPU as an InferenceEngine: packed sequences are padded
+// to the batch's longest, run through the graph, and the real tokens' hidden
+// states copied back out packed.
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "akidb/embed/engine.hpp"
+#include "akidb/embed/manifest.hpp"
+#include "runtime/ort_session.hpp"
+
+namespace akidb::embed {
+
+struct OnnxEngineConfig {
+  std::filesystem::path model_file;
+  std::vector<std::string> inputs;  // graph inputs the manifest allows
+  std::string output;               // [batch, seq, dim] hidden states
+  std::size_t dimension = 0;
+  std::int32_t pad_id = 0;
+  bool batch_invariant = true;
+  std::size_t fixed_padding = 0;  // 0: pad to the batch's longest; else to this length
+  runtime::SessionConfig session;
+};
+
+class OnnxEngine final : public InferenceEngine {
+ public:
+  // Loads the graph and checks it against the config. Throws Error(ModelError)
+  // naming the model file.
+  explicit OnnxEngine(OnnxEngineConfig config);
+  ~OnnxEngine() override;
+
+  const EngineCapabilities& capabilities() const noexcept override;
+  void run(const SequenceBatch& batch, std::span<float> hidden) override;
+
+  // Ends ONNX Runtime profiling (SessionConfig::profile_prefix) and returns the file.
+  std::string end_profiling();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace akidb::embed
