@@ -1,0 +1,117 @@
+#pragma once
+// The scheduler: requests are admitted (validated and tokenized, with exact
+// token counts) on the caller's thread, then each of their inputs is a queue
+// entry. Batches are formed from the entries of any request under a token
+// budget: the request that has been served least goes first (ties by
+// arrival), and its batch is filled with entries of similar length from any
+// request. So a large request interleaves with small ones instead of
+// stalling them, and a request completes when all its inputs are done.
+//
+// A cancelled request (client gone) or one past its deadline loses its
+// remaining entries before the next batch is formed: it costs at most the
+// batch already running.
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+
+#include "akidb/embed/provider.hpp"
+#include "akidb/embed/types.hpp"
+
+namespace akidb::embed {
+
+using SchedulerClock = std::chrono::steady_clock;
+
+struct SchedulerOptions {
+  // Tokens per scheduled batch, counted as the provider counts them (padded
+  // tokens for a padding engine); 0: the provider's batching hint. Each
+  // batch is one engine run: small batches keep a short request's wait short.
+  std::size_t max_batch_tokens = 0;
+  std::size_t max_batch_sequences = 256;
+  std::size_t max_queue = 1024;  // requests with inputs still queued; beyond: Unavailable
+  std::size_t workers = 1;       // batches run at once (the engine already uses every core)
+};
+
+// What one batch looked like (for metrics).
+struct BatchStats {
+  std::size_t requests = 0;   // distinct requests with inputs in the batch
+  std::size_t sequences = 0;  // inputs in the batch
+  std::size_t tokens = 0;     // real tokens
+  StageTimings stages;
+};
+
+struct SchedulerCounters {
+  std::size_t batches = 0;
+  std::size_t sequences = 0;            // inputs run
+  std::size_t requests = 0;             // requests completed
+  std::size_t merged_batches = 0;       // batches holding inputs of more than one request
+  std::size_t max_batch_requests = 0;   // most requests seen in one batch
+  std::size_t cancelled_requests = 0;   // cancelled by their client or past their deadline
+  std::size_t cancelled_sequences = 0;  // inputs of those that were never run
+  std::size_t rejected = 0;             // refused because the queue was full
+  std::size_t immediate = 0;            // run on the caller's thread by an idle scheduler
+};
+
+struct ScheduledResponse {
+  EmbedResponse response;
+  double queue_us = 0;      // admission to the first batch holding one of its inputs
+  std::size_t batches = 0;  // batches its inputs ran in
+};
+
+// One submitted request; the caller keeps it to wait or cancel.
+class Ticket {
+ public:
+  Ticket(std::future<ScheduledResponse> future, std::shared_ptr<std::atomic<bool>> cancelled)
+      : future_(std::move(future)), cancelled_(std::move(cancelled)) {}
+
+  // Waits until the response is ready or the deadline passes. On timeout the
+  // request is cancelled and Error(Timeout) is thrown. Engine errors rethrow.
+  ScheduledResponse wait(std::optional<SchedulerClock::time_point> deadline = std::nullopt);
+  // True once wait() would return (or throw) without blocking.
+  bool ready_within(std::chrono::milliseconds timeout) const;
+  // The client is gone: its inputs not yet run are dropped.
+  void cancel() noexcept { cancelled_->store(true, std::memory_order_relaxed); }
+
+ private:
+  std::future<ScheduledResponse> future_;
+  std::shared_ptr<std::atomic<bool>> cancelled_;
+};
+
+class Scheduler {
+ public:
+  using Observer = std::function<void(const BatchStats&)>;
+
+  Scheduler(EmbeddingProvider& provider, SchedulerOptions options, Observer observer = {});
+  ~Scheduler();  // shutdown()
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Admits the request on the calling thread (Error(InvalidInput) for bad
+  // input), then queues its inputs. Throws Error(Unavailable) at once when
+  // the queue is full or the scheduler is shutting down, Error(Timeout) when
+  // the deadline has already passed. An idle scheduler runs the request's
+  // first batch on the calling thread, sparing a hand-off.
+  std::shared_ptr<Ticket> submit(EmbedRequest request,
+                                 std::optional<SchedulerClock::time_point> deadline = std::nullopt);
+  // submit() + wait().
+  ScheduledResponse embed(EmbedRequest request,
+                          std::optional<SchedulerClock::time_point> deadline = std::nullopt);
+
+  // Stops taking requests, finishes everything queued, joins the workers.
+  void shutdown();
+
+  std::size_t queued_sequences() const;
+  std::size_t queued_requests() const;
+  SchedulerCounters counters() const;
+  // The options in force (a budget of 0 resolved to the provider's hint).
+  const SchedulerOptions& options() const noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace akidb::embed

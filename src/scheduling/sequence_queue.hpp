@@ -1,0 +1,47 @@
+#pragma once
+// The scheduler's policy, without threads: which queued inputs form the next
+// batch. Not thread-safe; the scheduler holds its lock around every call.
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "scheduling/job.hpp"
+
+namespace akidb::embed::scheduling {
+
+struct BatchBudget {
+  std::size_t max_tokens = 512;  // padded tokens when `padded`, else real tokens
+  std::size_t max_sequences = 256;
+  bool padded = true;
+};
+
+// One input picked for a batch.
+struct Pick {
+  std::shared_ptr<Job> job;
+  std::uint32_t index = 0;  // the input's index in its request
+};
+
+class SequenceQueue {
+ public:
+  void push(std::shared_ptr<Job> job);
+
+  // Removes the jobs that are cancelled, past their deadline (at `now`) or
+  // already settled (failed), and returns them.
+  std::vector<std::shared_ptr<Job>> take_dead(SchedulerClock::time_point now);
+
+  // The next batch (empty when nothing is queued). The job served least so
+  // far (ties: the oldest) leads with its shortest pending input; the batch
+  // is filled, least-served jobs first, with inputs of the same power-of-two
+  // length bucket, then of the neighbouring buckets, under the budget. The
+  // first pick always fits. Jobs with nothing left to dispatch leave the queue.
+  std::vector<Pick> next_batch(const BatchBudget& budget);
+
+  bool empty() const noexcept { return jobs_.empty(); }
+  std::size_t requests() const noexcept { return jobs_.size(); }
+  std::size_t sequences() const noexcept;
+
+ private:
+  std::vector<std::shared_ptr<Job>> jobs_;  // in arrival order
+};
+
+}  // namespace akidb::embed::scheduling

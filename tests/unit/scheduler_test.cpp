@@ -1,0 +1,368 @@
+// The scheduler over the real pipeline (tokenizer, pooling, normalization)
+// with a deterministic test engine that records every batch and can be held
+// mid-run. Assertions are on batch composition, order and counters, never on
+// timing.
+#include "akidb/embed/scheduler.hpp"
+
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "akidb/embed/error.hpp"
+#include "akidb/embed/pipeline.hpp"
+#include "test_support.hpp"
+
+namespace akidb::embed {
+namespace {
+
+using namespace std::chrono_literals;
+
+// One engine run as the engine saw it.
+struct Run {
+  std::vector<std::size_t> lengths;
+  std::vector<std::int32_t> first_ids;  // the first token after [CLS] of each sequence
+};
+
+// Hidden state of a token = a function of its id and position only, so a
+// sequence's vector never depends on its batch-mates. Can be held mid-run.
+class TestEngine final : public InferenceEngine {
+ public:
+  TestEngine(std::size_t dim, std::size_t budget, bool invariant)
+      : caps_{"test", "cpu", "none", dim, budget, true, invariant} {}
+
+  const EngineCapabilities& capabilities() const noexcept override { return caps_; }
+
+  void run(const SequenceBatch& batch, std::span<float> hidden) override {
+    Run r;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      r.lengths.push_back(batch.length(i));
+      r.first_ids.push_back(batch.length(i) > 2 ? batch.ids[batch.offsets[i] + 1] : -1);
+    }
+    std::unique_lock lock(mu_);
+    runs_.push_back(r);
+    cv_.notify_all();
+    if (free_runs_ > 0) {
+      --free_runs_;
+    } else {
+      cv_.wait(lock, [&] { return !hold_; });
+    }
+    if (fail_on_ >= 0 &&
+        std::find(r.first_ids.begin(), r.first_ids.end(), fail_on_) != r.first_ids.end())
+      throw Error(ErrorCode::Internal, "test engine failure");
+    lock.unlock();
+    for (std::size_t t = 0; t < batch.tokens(); ++t) {
+      for (std::size_t d = 0; d < caps_.hidden_size; ++d)
+        hidden[t * caps_.hidden_size + d] =
+            std::sin(static_cast<float>(batch.ids[t] * 31 + static_cast<std::int32_t>(d)));
+    }
+  }
+
+  void hold() {
+    const std::lock_guard lock(mu_);
+    hold_ = true;
+  }
+  // Lets the next n runs through, then holds.
+  void allow(std::size_t n) {
+    const std::lock_guard lock(mu_);
+    hold_ = true;
+    free_runs_ = n;
+  }
+  void release() {
+    {
+      const std::lock_guard lock(mu_);
+      hold_ = false;
+    }
+    cv_.notify_all();
+  }
+  void fail_on(std::int32_t id) {
+    const std::lock_guard lock(mu_);
+    fail_on_ = id;
+  }
+  // Blocks until at least n runs have started.
+  void await_runs(std::size_t n) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return runs_.size() >= n; });
+  }
+  std::vector<Run> runs() const {
+    const std::lock_guard lock(mu_);
+    return runs_;
+  }
+
+ private:
+  EngineCapabilities caps_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Run> runs_;
+  bool hold_ = false;
+  std::size_t free_runs_ = 0;
+  std::int32_t fail_on_ = -1;
+};
+
+struct Fixture {
+  TestEngine* engine = nullptr;
+  std::unique_ptr<EmbeddingPipeline> pipeline;
+  std::int32_t id_of(const std::string& word) const {
+    return *pipeline->tokenizer().token_to_id(word);
+  }
+};
+
+Fixture make_fixture(std::size_t budget = 512, bool invariant = true) {
+  auto model = LoadedModel::load(test::model_dir(), "");
+  const auto dim = model.manifest.dimension;
+  auto engine = std::make_unique<TestEngine>(dim, budget, invariant);
+  Fixture f;
+  f.engine = engine.get();
+  f.pipeline = std::make_unique<EmbeddingPipeline>(
+      PipelineParts{std::move(model), std::move(engine)}, PipelineOptions{});
+  return f;
+}
+
+// n inputs "word word ... word" of `words` words each.
+EmbedRequest repeated(const std::string& word, std::size_t n, std::size_t words) {
+  std::string text;
+  for (std::size_t w = 0; w < words; ++w) text += (w ? " " : "") + word;
+  return EmbedRequest::from_texts(std::vector<std::string>(n, text));
+}
+
+// The index of the first run holding a sequence that starts with `id`.
+std::size_t first_run_with(const std::vector<Run>& runs, std::int32_t id) {
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    const auto& ids = runs[i].first_ids;
+    if (std::find(ids.begin(), ids.end(), id) != ids.end()) return i;
+  }
+  return runs.size();
+}
+
+std::size_t runs_with(const std::vector<Run>& runs, std::int32_t id) {
+  std::size_t n = 0;
+  for (const auto& r : runs) n += std::count(r.first_ids.begin(), r.first_ids.end(), id) > 0;
+  return n;
+}
+
+TEST(Scheduler, SmallRequestInterleavesWithABulkOne) {
+  auto f = make_fixture(64);  // a bulk input of 30 tokens: two per batch
+  Scheduler scheduler(*f.pipeline, {});
+  f.engine->hold();
+  std::shared_ptr<Ticket> bulk;
+  std::jthread bulk_client([&] { bulk = scheduler.submit(repeated("house", 20, 28)); });
+  f.engine->await_runs(1);  // the bulk's first batch is running
+  std::shared_ptr<Ticket> small;
+  std::jthread small_client([&] { small = scheduler.submit(repeated("cat", 1, 3)); });
+  while (scheduler.queued_requests() < 2) std::this_thread::sleep_for(1ms);
+  f.engine->release();
+  small_client.join();
+  EXPECT_NO_THROW(small->wait());
+  bulk_client.join();
+  EXPECT_NO_THROW(bulk->wait());
+  const auto runs = f.engine->runs();
+  EXPECT_EQ(first_run_with(runs, f.id_of("cat")), 1u) << "the small request waits one batch";
+  EXPECT_EQ(runs_with(runs, f.id_of("house")), 10u);
+  EXPECT_EQ(scheduler.counters().requests, 2u);
+}
+
+TEST(Scheduler, QueuedRequestsRunInArrivalOrder) {
+  auto f = make_fixture();
+  Scheduler scheduler(*f.pipeline, {0, 1, 1024, 1});  // one input per batch
+  f.engine->hold();
+  std::jthread first([&] { scheduler.submit(repeated("first", 1, 2)); });
+  f.engine->await_runs(1);
+  std::vector<std::shared_ptr<Ticket>> tickets;
+  for (const char* word : {"dog", "cat", "bird"})
+    tickets.push_back(scheduler.submit(repeated(word, 1, 2)));
+  f.engine->release();
+  for (auto& t : tickets) t->wait();
+  const auto runs = f.engine->runs();
+  EXPECT_LT(first_run_with(runs, f.id_of("dog")), first_run_with(runs, f.id_of("cat")));
+  EXPECT_LT(first_run_with(runs, f.id_of("cat")), first_run_with(runs, f.id_of("bird")));
+}
+
+TEST(Scheduler, TokenBudgetIsNeverExceeded) {
+  auto f = make_fixture(96);
+  Scheduler scheduler(*f.pipeline, {});
+  std::mt19937 rng(11);
+  std::vector<std::jthread> clients;
+  for (int c = 0; c < 6; ++c) {
+    const std::size_t n = 1 + rng() % 12, words = 1 + rng() % 40;
+    clients.emplace_back([&, n, words] { scheduler.embed(repeated("tree", n, words)); });
+  }
+  clients.clear();
+  for (const auto& run : f.engine->runs()) {
+    const auto longest = *std::max_element(run.lengths.begin(), run.lengths.end());
+    EXPECT_TRUE(run.lengths.size() == 1 || longest * run.lengths.size() <= 96)
+        << run.lengths.size() << " sequences of up to " << longest << " tokens";
+  }
+}
+
+TEST(Scheduler, SplitOverManyBatchesGivesTheVectorsOfARequestAlone) {
+  auto f = make_fixture(40);
+  Scheduler scheduler(*f.pipeline, {});
+  EmbedRequest request = EmbedRequest::from_texts(
+      {"A man is playing a guitar.", "short", "A woman slices an onion on the kitchen table.",
+       "dogs", "The quick brown fox jumps over the lazy dog near the river bank today."});
+  const auto alone = f.pipeline->embed_batch(request);
+  const auto scheduled = scheduler.embed(request);
+  EXPECT_GT(scheduled.batches, 2u);
+  ASSERT_EQ(scheduled.response.embeddings.rows(), alone.embeddings.rows());
+  for (std::size_t i = 0; i < alone.embeddings.rows(); ++i) {
+    const auto a = alone.embeddings.row(i), b = scheduled.response.embeddings.row(i);
+    EXPECT_TRUE(std::equal(a.begin(), a.end(), b.begin())) << "input " << i;
+  }
+  EXPECT_EQ(scheduled.response.usage.input_tokens, alone.usage.input_tokens);
+}
+
+TEST(Scheduler, CancelledRequestLosesItsQueuedInputs) {
+  auto f = make_fixture(64);
+  Scheduler scheduler(*f.pipeline, {});
+  f.engine->hold();
+  std::shared_ptr<Ticket> blocker;
+  std::jthread first([&] { blocker = scheduler.submit(repeated("first", 1, 2)); });
+  f.engine->await_runs(1);
+  auto bulk = scheduler.submit(repeated("house", 20, 28));
+  bulk->cancel();
+  f.engine->release();
+  first.join();
+  try {
+    bulk->wait();
+    FAIL() << "a cancelled request returned vectors";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::Unavailable);
+    EXPECT_STREQ(e.what(), "the request was cancelled by its client");
+  }
+  EXPECT_EQ(runs_with(f.engine->runs(), f.id_of("house")), 0u);
+  const auto c = scheduler.counters();
+  EXPECT_EQ(c.cancelled_requests, 1u);
+  EXPECT_EQ(c.cancelled_sequences, 20u);
+}
+
+TEST(Scheduler, CancellingMidRequestCostsAtMostTheRunningBatch) {
+  auto f = make_fixture(64);  // two bulk inputs per batch
+  Scheduler scheduler(*f.pipeline, {});
+  f.engine->allow(1);  // the caller's own first batch runs; the worker's next one is held
+  auto ticket = scheduler.submit(repeated("house", 20, 28));
+  f.engine->await_runs(2);
+  ticket->cancel();
+  f.engine->release();
+  try {
+    ticket->wait();
+    FAIL() << "a cancelled request returned vectors";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::Unavailable);
+  }
+  scheduler.shutdown();
+  EXPECT_EQ(runs_with(f.engine->runs(), f.id_of("house")), 2u)
+      << "the batch running when it was cancelled finishes; no other starts";
+  EXPECT_EQ(scheduler.counters().cancelled_sequences, 16u);
+}
+
+TEST(Scheduler, DeadlineExpiryMidRequestIsATimeout) {
+  auto f = make_fixture(64);
+  Scheduler scheduler(*f.pipeline, {});
+  f.engine->hold();
+  std::jthread first([&] { scheduler.submit(repeated("first", 1, 2)); });
+  f.engine->await_runs(1);
+  const auto deadline = SchedulerClock::now() + 50ms;
+  auto ticket = scheduler.submit(repeated("house", 20, 28), deadline);
+  std::this_thread::sleep_until(deadline + 5ms);
+  f.engine->release();
+  first.join();
+  try {
+    ticket->wait();
+    FAIL() << "an expired request returned vectors";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::Timeout);
+    EXPECT_STREQ(e.what(), "the request did not finish before its deadline");
+  }
+  EXPECT_EQ(runs_with(f.engine->runs(), f.id_of("house")), 0u);
+  EXPECT_EQ(scheduler.counters().cancelled_sequences, 20u);
+}
+
+TEST(Scheduler, FullQueueIsUnavailableAtOnce) {
+  auto f = make_fixture();
+  Scheduler scheduler(*f.pipeline, {0, 256, 1, 1});
+  f.engine->hold();
+  std::jthread first([&] { scheduler.submit(repeated("first", 1, 2)); });
+  f.engine->await_runs(1);
+  auto queued = scheduler.submit(repeated("dog", 1, 2));
+  try {
+    scheduler.submit(repeated("cat", 1, 2));
+    FAIL() << "a full queue took a request";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::Unavailable);
+    EXPECT_STREQ(e.what(), "the request queue is full (1 requests); retry later");
+  }
+  f.engine->release();
+  EXPECT_NO_THROW(queued->wait());
+  EXPECT_EQ(scheduler.counters().rejected, 1u);
+}
+
+TEST(Scheduler, BadInputFailsAtAdmissionNamingTheInput) {
+  auto f = make_fixture();
+  Scheduler scheduler(*f.pipeline, {});
+  try {
+    scheduler.submit(EmbedRequest::from_texts({"fine", std::string("bad \xff byte")}));
+    FAIL() << "invalid UTF-8 was admitted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::InvalidInput);
+    EXPECT_EQ(e.input_index(), 1u);
+    EXPECT_STREQ(e.what(), "input 1: invalid UTF-8 at byte 4");
+  }
+  EXPECT_TRUE(f.engine->runs().empty());
+}
+
+TEST(Scheduler, EngineFailureFailsItsBatchAndTheNextRequestWorks) {
+  auto f = make_fixture();
+  Scheduler scheduler(*f.pipeline, {});
+  f.engine->fail_on(f.id_of("cat"));
+  try {
+    scheduler.embed(repeated("cat", 2, 2));
+    FAIL() << "the engine failure was lost";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::Internal);
+    EXPECT_STREQ(e.what(), "test engine failure");
+  }
+  EXPECT_EQ(scheduler.embed(repeated("dog", 2, 2)).response.embeddings.rows(), 2u);
+}
+
+TEST(Scheduler, BatchDependentEngineRunsOneInputPerBatch) {
+  auto f = make_fixture(512, false);
+  Scheduler scheduler(*f.pipeline, {});
+  scheduler.embed(repeated("dog", 5, 3));
+  for (const auto& run : f.engine->runs()) EXPECT_EQ(run.lengths.size(), 1u);
+  EXPECT_EQ(f.engine->runs().size(), 5u);
+}
+
+TEST(Scheduler, ShutdownFinishesQueuedWork) {
+  auto f = make_fixture();
+  auto scheduler = std::make_unique<Scheduler>(*f.pipeline, SchedulerOptions{});
+  f.engine->hold();
+  std::jthread first([&] { scheduler->submit(repeated("first", 1, 2)); });
+  f.engine->await_runs(1);
+  auto queued = scheduler->submit(repeated("dog", 3, 2));
+  std::jthread stopper([&] { scheduler->shutdown(); });
+  f.engine->release();
+  stopper.join();
+  EXPECT_EQ(queued->wait().response.embeddings.rows(), 3u);
+  EXPECT_THROW(scheduler->submit(repeated("cat", 1, 2)), Error);
+}
+
+TEST(Scheduler, DimensionsAndNormalizationFollowEachRequest) {
+  auto f = make_fixture();
+  Scheduler scheduler(*f.pipeline, {});
+  auto request = repeated("dog", 1, 2);
+  request.dimensions = 8;
+  const auto out = scheduler.embed(request).response.embeddings;
+  ASSERT_EQ(out.dimension(), 8u);
+  double norm = 0;
+  for (float x : out.row(0)) norm += double{x} * x;
+  EXPECT_NEAR(norm, 1.0, 1e-6);
+  request.dimensions = 100000;
+  EXPECT_THROW(scheduler.submit(request), Error);
+}
+
+}  // namespace
+}  // namespace akidb::embed
