@@ -35,7 +35,6 @@ struct BenchOptions {
   std::vector<std::size_t> batch_sizes{1, 8, 32, 64, 128, 256};
   std::size_t iterations = 200;
   std::size_t sentences = 1024;
-  std::size_t max_batch_tokens = OnnxProviderOptions{}.max_batch_tokens;
   std::set<std::string> stages{"latency", "throughput", "accuracy"};
   std::string json_out;
 };
@@ -47,13 +46,12 @@ GraphOptimization parse_optimization(const std::string& name) {
   return GraphOptimization::All;
 }
 
-OnnxProviderOptions provider_options(const BenchOptions& o) {
-  auto opts = onnx_options(o.model);
+ProviderOptions bench_provider_options(const BenchOptions& o) {
+  auto opts = provider_options(o.model);
   opts.fixed_padding = o.padding == "dynamic" ? 0 : std::stoul(o.padding);
-  opts.sort_by_length = !o.no_sort;
+  opts.pipeline.sort_by_length = !o.no_sort;
   opts.allow_spinning = !o.no_spinning;
   opts.optimization = parse_optimization(o.optimization);
-  opts.max_batch_tokens = o.max_batch_tokens;
   if (o.profile) opts.profile_prefix = "akidb-bench-profile";
   return opts;
 }
@@ -73,7 +71,7 @@ struct Architecture {
   }
 };
 
-Architecture read_architecture(const std::string& model_dir) {
+Architecture read_architecture(const std::filesystem::path& model_dir) {
   std::ifstream in(std::filesystem::path(model_dir) / "akidb.json");
   const auto j = json::parse(in, nullptr, false);
   if (j.is_discarded() || !j.contains("architecture")) return {};
@@ -96,7 +94,7 @@ json stage_json(const StageTimings& s) {
           {"pool", s.pool_us},         {"normalize", s.normalize_us}, {"total", s.total_us}};
 }
 
-json measure_latency(OnnxProvider& provider, const std::string& name, const std::string& text,
+json measure_latency(EmbeddingProvider& provider, const std::string& name, const std::string& text,
                      std::size_t iterations) {
   auto request = EmbedRequest::from_texts({text});
   for (int i = 0; i < 10; ++i) provider.embed_batch(request);
@@ -126,7 +124,7 @@ json measure_latency(OnnxProvider& provider, const std::string& name, const std:
 
 // ---- throughput ------------------------------------------------------------
 
-json measure_throughput(OnnxProvider& provider, const std::vector<std::string>& texts,
+json measure_throughput(EmbeddingProvider& provider, const std::vector<std::string>& texts,
                         std::size_t batch_size, const Architecture& arch, double peak) {
   auto run_all = [&](std::size_t& tokens, double& flops) {
     for (std::size_t begin = 0; begin < texts.size(); begin += batch_size) {
@@ -163,7 +161,7 @@ double dot(std::span<const float> a, std::span<const float> b) {
   return s;
 }
 
-json golden_cosines(OnnxProvider& provider, const std::filesystem::path& dir) {
+json golden_cosines(EmbeddingProvider& provider, const std::filesystem::path& dir) {
   std::ifstream texts_in(dir / "texts.jsonl");
   std::vector<std::string> texts;
   for (std::string line; std::getline(texts_in, line);)
@@ -185,7 +183,7 @@ json golden_cosines(OnnxProvider& provider, const std::filesystem::path& dir) {
           {"min_cosine", worst}};
 }
 
-double sts_spearman(OnnxProvider& provider, const std::vector<StsPair>& pairs) {
+double sts_spearman(EmbeddingProvider& provider, const std::vector<StsPair>& pairs) {
   const auto sentences = unique_sentences(pairs);
   const auto r = provider.embed_batch(EmbedRequest::from_texts(sentences));
   std::map<std::string, std::size_t> row;
@@ -200,8 +198,11 @@ double sts_spearman(OnnxProvider& provider, const std::vector<StsPair>& pairs) {
 
 // ---- profile: which operators ran ------------------------------------------
 
-json executed_ops(OnnxProvider& provider) {
-  const auto file = provider.end_profiling();
+json executed_ops(EmbeddingProvider& provider) {
+  auto* onnx = dynamic_cast<OnnxProvider*>(&provider);
+  if (onnx == nullptr)
+    throw invalid_request("--profile reports ONNX Runtime's operators: use --engine onnx");
+  const auto file = onnx->end_profiling();
   std::ifstream in(file);
   const auto events = json::parse(in, nullptr, false);
   std::map<std::string, int> counts;
@@ -255,13 +256,17 @@ void print_human(const json& r) {
 }
 
 json run_bench(const BenchOptions& o) {
-  if (o.model.backend != "onnx") {
-    throw invalid_request("bench measures the in-process onnx backend; for --backend " +
-                          o.model.backend + " run akidb-bridge-bench (docs/bridge.md)");
+  const auto& engine = o.model.provider.engine;
+  if (engine == "python") {
+    throw invalid_request(
+        "bench measures in-process engines; for --engine python run "
+        "akidb-bridge-bench (docs/bridge.md)");
   }
-  OnnxProvider provider(provider_options(o));
-  const int threads =
-      o.model.threads > 0 ? o.model.threads : static_cast<int>(std::thread::hardware_concurrency());
+  const auto owned = make_provider(bench_provider_options(o));
+  EmbeddingProvider& provider = *owned;
+  const int threads = o.model.provider.threads > 0
+                          ? o.model.provider.threads
+                          : static_cast<int>(std::thread::hardware_concurrency());
   json r = {{"config",
              {{"model", provider.model_info().model},
               {"variant", provider.model_info().variant},
@@ -270,8 +275,9 @@ json run_bench(const BenchOptions& o) {
               {"sort_by_length", !o.no_sort},
               {"optimization", o.optimization},
               {"spinning", !o.no_spinning},
-              {"max_batch_tokens", o.max_batch_tokens}}}};
-  const auto arch = read_architecture(o.model.model_dir);
+              {"engine", engine},
+              {"max_inference_tokens", o.model.provider.pipeline.max_inference_tokens}}}};
+  const auto arch = read_architecture(o.model.provider.model_dir);
   const std::size_t iterations = o.quick ? 5 : o.iterations;
   if (o.stages.contains("latency")) {
     for (auto [name, tokens] : {std::pair{"short", 10}, {"medium", 60}, {"long", 256}}) {
@@ -318,9 +324,6 @@ void register_bench(CLI::App& app) {
   cmd->add_option("--iterations", o->iterations, "latency iterations per input")
       ->capture_default_str();
   cmd->add_option("--sentences", o->sentences, "STS sentences for throughput")
-      ->capture_default_str();
-  cmd->add_option("--max-batch-tokens", o->max_batch_tokens,
-                  "padded tokens per inference sub-batch inside one call")
       ->capture_default_str();
   cmd->add_option("--sts", o->sts, "STS benchmark CSV")->capture_default_str();
   cmd->add_option("--golden", o->golden, "golden vectors directory")->capture_default_str();

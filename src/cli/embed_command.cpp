@@ -62,7 +62,7 @@ void write_batch(std::ostream& out, const EmbedResponse& response, std::size_t f
 EmbedResponse embed_lines(EmbeddingProvider& provider, std::vector<std::string>& texts,
                           bool normalize, std::size_t first_line) {
   auto request = EmbedRequest::from_texts(std::move(texts));
-  request.normalize = normalize;
+  if (!normalize) request.normalize = false;  // else as the model does
   try {
     return provider.embed_batch(request);
   } catch (const Error& e) {

@@ -3,7 +3,6 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/common.hpp"
-#include "runtime/ort_session.hpp"
 
 namespace akidb::embed::cli {
 
@@ -19,9 +18,11 @@ void register_info(CLI::App& app) {
                               {"dimension", info.dimension},
                               {"max_tokens", info.max_tokens},
                               {"backend", info.backend},
+                              {"engine", info.backend},
+                              {"device", info.device},
                               {"execution_provider", info.execution_provider},
                               {"variant", info.variant},
-                              {"onnxruntime", runtime::onnxruntime_version()},
+                              {"onnxruntime", onnxruntime_version()},
                               {"version", AKIDB_VERSION}};
     std::cout << j.dump(2) << '\n';
   });

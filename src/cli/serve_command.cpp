@@ -21,7 +21,6 @@ namespace {
 struct ServeOptions {
   ModelOptions model;
   server::ServerOptions server;
-  long max_wait_us = 2000;
   long request_timeout_ms = 30000;
   bool no_spinning = false;
 };
@@ -64,7 +63,6 @@ class SignalWatcher {
 
 void run_serve(ServeOptions& options) {
   auto& o = options.server;
-  o.batching.max_wait = std::chrono::microseconds(options.max_wait_us);
   o.request_timeout = std::chrono::milliseconds(options.request_timeout_ms);
 
   SignalWatcher signals;                        // before any thread starts
@@ -88,17 +86,10 @@ void run_serve(ServeOptions& options) {
     http.stop();
   });
   try {
-    const Tokenizer* tokenizer = nullptr;  // the python backend has none: /tokenize says 501
-    if (options.model.backend == "onnx") {
-      auto onnx = onnx_options(options.model);
-      onnx.allow_spinning = !options.no_spinning;
-      auto in_process = std::make_unique<OnnxProvider>(std::move(onnx));
-      tokenizer = &in_process->tokenizer();
-      provider = std::move(in_process);
-    } else {
-      provider = make_provider(options.model);
-    }
-    http.attach(*provider, tokenizer);
+    auto provider_opts = provider_options(options.model);
+    provider_opts.allow_spinning = !options.no_spinning;
+    provider = akidb::embed::make_provider(provider_opts);
+    http.attach(*provider);
   } catch (...) {
     http.stop();
     listener.join();
@@ -128,19 +119,19 @@ void register_serve(CLI::App& app) {
       "serve", "HTTP embedding server: OpenAI /v1/embeddings, TEI /embed, /tokenize, /metrics");
   add_model_options(*cmd, options->model);
   auto& o = options->server;
-  auto& b = o.batching;
+  auto& b = o.scheduling;
   auto& l = o.limits;
   add(*cmd, "--host", o.host, "AKIDB_HOST", "address to listen on");
   add(*cmd, "--port", o.port, "AKIDB_PORT", "port to listen on (0: any free port)");
   add(*cmd, "--max-batch-tokens", b.max_batch_tokens, "AKIDB_MAX_BATCH_TOKENS",
-      "padded tokens per merged batch");
-  add(*cmd, "--max-batch-requests", b.max_batch_requests, "AKIDB_MAX_BATCH_REQUESTS",
-      "requests per merged batch");
-  add(*cmd, "--max-wait-us", options->max_wait_us, "AKIDB_MAX_WAIT_US",
-      "longest wait for a batch to fill (a lone request on an idle server never waits)");
+      "tokens per scheduled batch across requests, padded for onnx (0: the engine's preferred "
+      "size, 512 for onnx on a CPU; smaller keeps short requests' waits short)");
+  add(*cmd, "--max-batch-sequences", b.max_batch_sequences, "AKIDB_MAX_BATCH_SEQUENCES",
+      "inputs per scheduled batch");
   add(*cmd, "--max-queue", b.max_queue, "AKIDB_MAX_QUEUE",
-      "queued requests before 503 + Retry-After");
-  add(*cmd, "--batch-workers", b.workers, "AKIDB_BATCH_WORKERS", "inference workers");
+      "requests with queued inputs before 503 + Retry-After");
+  add(*cmd, "--batch-workers", b.workers, "AKIDB_BATCH_WORKERS",
+      "batches run at once (the engine already uses every core)");
   add(*cmd, "--max-inputs", l.max_inputs, "AKIDB_MAX_INPUTS", "inputs per request");
   add(*cmd, "--max-input-chars", l.max_input_chars, "AKIDB_MAX_INPUT_CHARS",
       "characters (or token ids) per input");

@@ -28,9 +28,9 @@ nlohmann::json describe(const Tokenizer& tokenizer, const Encoding& enc, bool wi
 }
 
 void run_tokenize(const TokenizeOptions& options) {
-  const auto manifest = load_manifest(options.model.model_dir);
-  const auto tokenizer =
-      Tokenizer::from_file(std::filesystem::path(options.model.model_dir) / manifest.tokenizer);
+  const auto manifest = load_manifest(options.model.provider.model_dir);
+  const auto tokenizer = Tokenizer::from_file(
+      std::filesystem::path(options.model.provider.model_dir) / manifest.tokenizer);
   const EncodeOptions encode{manifest.max_seq_length, true, options.tokens};
   auto emit = [&](const std::string& text) {
     std::cout << describe(tokenizer, tokenizer.encode(text, encode), options.tokens).dump() << '\n';

@@ -233,6 +233,7 @@ OpenAiEmbedRequest parse_openai_request(std::string_view body, const RequestLimi
 TeiEmbedRequest parse_tei_request(std::string_view body, const RequestLimits& limits) {
   simdjson::dom::parser parser;
   TeiEmbedRequest out;
+  out.request.normalize = true;  // TEI normalizes unless told not to, whatever the model
   bool has_inputs = false;
   for (auto field : parse_object(parser, body)) {
     const std::string_view key = field.key;

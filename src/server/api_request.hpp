@@ -18,7 +18,7 @@ struct RequestLimits {
 
 // POST /v1/embeddings
 struct OpenAiEmbedRequest {
-  EmbedRequest request;  // normalize = true, truncate = true
+  EmbedRequest request;  // normalize unset (as the model does), truncate = true
   std::string model;     // as sent (may be empty)
   bool base64 = false;
   std::optional<std::size_t> dimensions;

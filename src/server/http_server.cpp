@@ -9,6 +9,7 @@
 #include "akidb/embed/error.hpp"
 #include "server/api_error.hpp"
 #include "server/api_response.hpp"
+#include "server/client_watch.hpp"
 #include "server/metrics.hpp"
 
 namespace akidb::embed::server {
@@ -102,9 +103,9 @@ struct HttpServer::Impl {
   Metrics metrics;
   // Written once by attach() before `ready` is released; read after acquiring it.
   EmbeddingProvider* provider = nullptr;
-  const Tokenizer* tokenizer = nullptr;
   ModelInfo info;
-  std::unique_ptr<DynamicBatcher> batcher;
+  std::string info_labels;  // for /metrics
+  std::unique_ptr<Scheduler> scheduler;
   std::atomic<bool> ready{false};
 
   explicit Impl(ServerOptions o) : options(std::move(o)) { configure(); }
@@ -122,7 +123,7 @@ struct HttpServer::Impl {
   void health(Response& res);
   void info_route(Response& res);
   void metrics_route(Response& res);
-  BatchedResponse run(EmbedRequest request);
+  ScheduledResponse run(EmbedRequest request, const Request& req);
   void reply(Response& res, std::string body, Clock::time_point serialize_start);
 };
 
@@ -201,10 +202,30 @@ void HttpServer::Impl::routes() {
   http.Get("/metrics", wrap("/metrics", [this](const Request&, Response& r) { metrics_route(r); }));
 }
 
-BatchedResponse HttpServer::Impl::run(EmbedRequest request) {
+// How often a waiting handler checks whether its client is still there.
+constexpr std::chrono::milliseconds kClientPoll{20};
+
+// Submits the request and waits for it; a client that hangs up meanwhile
+// cancels it, so its inputs not yet run cost nothing.
+ScheduledResponse HttpServer::Impl::run(EmbedRequest request, const Request& req) {
   require_ready();
   const auto deadline = Clock::now() + options.request_timeout;
-  auto result = batcher->embed(std::move(request), deadline);
+  auto ticket = scheduler->submit(std::move(request), deadline);
+  int fd = -2;  // not looked up yet
+  while (!ticket->ready_within(kClientPoll)) {
+    if (Clock::now() >= deadline) break;  // wait() below throws Timeout and cancels
+    if (fd == -2)
+      fd = find_connection_socket(
+          {req.local_addr, req.local_port, req.remote_addr, req.remote_port});
+    if (fd >= 0 && peer_closed(fd)) {
+      ticket->cancel();
+      throw ApiError(499, "invalid_request_error", "client_closed_request",
+                     "the client closed the connection before the response was ready");
+    }
+  }
+  auto result = ticket->wait(deadline);
+  const auto& stages = result.response.usage.stages;
+  metrics.observe_stage(Stage::Tokenize, stages.tokenize_us / 1e6);
   metrics.observe_stage(Stage::Queue, result.queue_us / 1e6);
   metrics.add_served(result.response.embeddings.rows(), result.response.usage.prompt_tokens);
   return result;
@@ -218,32 +239,26 @@ void HttpServer::Impl::reply(Response& res, std::string body, Clock::time_point 
 void HttpServer::Impl::embeddings(const Request& req, Response& res) {
   require_ready();
   auto parsed = parse_openai_request(req.body, options.limits, info.dimension);
-  auto result = run(std::move(parsed.request));
+  if (parsed.dimensions) parsed.request.dimensions = *parsed.dimensions;
+  auto result = run(std::move(parsed.request), req);
   const auto start = Clock::now();
-  const auto& all = result.response.embeddings;
-  const auto tokens = result.response.usage.prompt_tokens;
-  if (parsed.dimensions && *parsed.dimensions < all.dimension()) {
-    reply(res,
-          openai_response(truncate_dimensions(all, *parsed.dimensions, true), info.model,
-                          parsed.base64, tokens),
-          start);
-    return;
-  }
-  reply(res, openai_response(all, info.model, parsed.base64, tokens), start);
+  reply(res,
+        openai_response(result.response.embeddings, info.model, parsed.base64,
+                        result.response.usage.prompt_tokens),
+        start);
 }
 
 void HttpServer::Impl::embed(const Request& req, Response& res) {
   require_ready();
   auto parsed = parse_tei_request(req.body, options.limits);
-  auto result = run(std::move(parsed.request));
+  auto result = run(std::move(parsed.request), req);
   const auto start = Clock::now();
   reply(res, tei_response(result.response.embeddings), start);
 }
 
 void HttpServer::Impl::tokenize(const Request& req, Response& res) {
   require_ready();
-  if (!tokenizer)
-    throw ApiError(501, "server_error", "not_supported", "this backend has no tokenizer");
+  const Tokenizer* tokenizer = &provider->tokenizer();
   const auto parsed = parse_tokenize_request(req.body, options.limits);
   const EncodeOptions encode{info.max_tokens, parsed.truncate, parsed.return_tokens};
   auto out = nlohmann::json::array();
@@ -281,19 +296,20 @@ void HttpServer::Impl::health(Response& res) {
 
 void HttpServer::Impl::info_route(Response& res) {
   require_ready();
-  const auto& b = batcher->options();
+  const auto& b = scheduler->options();
   nlohmann::json j = {
       {"model_id", info.model},
       {"dimension", info.dimension},
       {"max_input_length", info.max_tokens},
       {"backend", info.backend},
+      {"engine", info.backend},
+      {"device", info.device},
       {"execution_provider", info.execution_provider},
       {"variant", info.variant},
       {"version", AKIDB_VERSION},
-      {"batching",
+      {"scheduling",
        {{"max_batch_tokens", b.max_batch_tokens},
-        {"max_batch_requests", b.max_batch_requests},
-        {"max_wait_us", b.max_wait.count()},
+        {"max_batch_sequences", b.max_batch_sequences},
         {"max_queue", b.max_queue},
         {"workers", b.workers}}},
       {"limits",
@@ -306,10 +322,11 @@ void HttpServer::Impl::info_route(Response& res) {
 }
 
 void HttpServer::Impl::metrics_route(Response& res) {
-  const bool up = ready.load(std::memory_order_acquire);
-  res.set_content(
-      metrics.render(up ? batcher->queue_depth() : 0, up ? batcher->counters() : BatcherCounters{}),
-      "text/plain; version=0.0.4; charset=utf-8");
+  Metrics::QueueState queue;
+  if (ready.load(std::memory_order_acquire)) {
+    queue = {scheduler->queued_requests(), scheduler->queued_sequences(), scheduler->counters()};
+  }
+  res.set_content(metrics.render(queue, info_labels), "text/plain; version=0.0.4; charset=utf-8");
 }
 
 HttpServer::HttpServer(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
@@ -334,13 +351,15 @@ void HttpServer::listen() { impl_->http.listen_after_bind(); }
 
 bool HttpServer::running() const { return impl_->http.is_running(); }
 
-void HttpServer::attach(EmbeddingProvider& provider, const Tokenizer* tokenizer) {
+void HttpServer::attach(EmbeddingProvider& provider) {
   auto& s = *impl_;
   s.provider = &provider;
-  s.tokenizer = tokenizer;
   s.info = provider.model_info();
-  s.batcher = std::make_unique<DynamicBatcher>(
-      provider, s.options.batching,
+  s.info_labels = "model=\"" + s.info.model + "\",engine=\"" + s.info.backend + "\",device=\"" +
+                  s.info.device + "\",execution_provider=\"" + s.info.execution_provider +
+                  "\",variant=\"" + s.info.variant + "\"";
+  s.scheduler = std::make_unique<Scheduler>(
+      provider, s.options.scheduling,
       [&s](const BatchStats& stats) { s.metrics.observe_batch(stats); });
   const auto probe = provider.health_check();
   if (!probe.ok) throw Error(ErrorCode::ModelError, "health probe failed: " + probe.message);
@@ -350,7 +369,7 @@ void HttpServer::attach(EmbeddingProvider& provider, const Tokenizer* tokenizer)
 void HttpServer::stop() { impl_->http.stop(); }
 
 void HttpServer::drain() {
-  if (impl_->batcher) impl_->batcher->shutdown();
+  if (impl_->scheduler) impl_->scheduler->shutdown();
 }
 
 }  // namespace akidb::embed::server

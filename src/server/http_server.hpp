@@ -1,6 +1,6 @@
 #pragma once
 // The HTTP API (OpenAI- and TEI-compatible) on cpp-httplib, in front of a
-// DynamicBatcher. Lifecycle: bind() -> listen() on one thread -> attach()
+// Scheduler. Lifecycle: bind() -> listen() on one thread -> attach()
 // the loaded model (health turns 200 after a real probe) -> stop() from any
 // thread (in-flight requests finish) -> listen() returns -> drain().
 #include <chrono>
@@ -8,9 +8,8 @@
 #include <memory>
 #include <string>
 
-#include "akidb/embed/batcher.hpp"
 #include "akidb/embed/provider.hpp"
-#include "akidb/embed/tokenizer.hpp"
+#include "akidb/embed/scheduler.hpp"
 #include "server/api_request.hpp"
 
 namespace akidb::embed::server {
@@ -18,7 +17,7 @@ namespace akidb::embed::server {
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;  // 0: any free port
-  BatcherOptions batching;
+  SchedulerOptions scheduling;
   RequestLimits limits;
   std::size_t max_body_bytes = 4 * 1024 * 1024;
   std::chrono::milliseconds request_timeout{30000};
@@ -42,8 +41,7 @@ class HttpServer {
   void listen();
   bool running() const;
   // Hands the server a loaded model and probes it; throws the probe's error.
-  // `tokenizer` may be null (then /tokenize answers 501).
-  void attach(EmbeddingProvider& provider, const Tokenizer* tokenizer);
+  void attach(EmbeddingProvider& provider);
   // Stops accepting; requests in flight finish. Thread-safe.
   void stop();
   // After listen() returned: finishes queued batches and stops the workers.

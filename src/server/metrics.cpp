@@ -108,10 +108,9 @@ void Metrics::observe_stage(Stage stage, double seconds) {
 void Metrics::observe_batch(const BatchStats& stats) {
   std::lock_guard lock(mu_);
   batch_requests_.observe(static_cast<double>(stats.requests));
-  batch_inputs_.observe(static_cast<double>(stats.inputs));
+  batch_inputs_.observe(static_cast<double>(stats.sequences));
   batch_tokens_.observe(static_cast<double>(stats.tokens));
   const auto& s = stats.stages;
-  stages_[static_cast<std::size_t>(Stage::Tokenize)].observe(s.tokenize_us / 1e6);
   stages_[static_cast<std::size_t>(Stage::Inference)].observe((s.tensor_us + s.inference_us) / 1e6);
   stages_[static_cast<std::size_t>(Stage::PoolNormalize)].observe((s.pool_us + s.normalize_us) /
                                                                   1e6);
@@ -123,10 +122,14 @@ void Metrics::add_served(std::size_t embeddings, std::size_t tokens) {
   tokens_ += tokens;
 }
 
-std::string Metrics::render(std::size_t queue_depth, const BatcherCounters& counters) const {
+std::string Metrics::render(const QueueState& queue, const std::string& info_labels) const {
   std::lock_guard lock(mu_);
+  const auto& counters = queue.counters;
   std::string out;
   out.reserve(16384);
+  header(out, "akidb_info", "gauge",
+         "The served model and the engine, device and provider running it.");
+  sample(out, "akidb_info", info_labels, 1.0);
   header(out, "akidb_http_requests_total", "counter", "HTTP requests by route and status.");
   for (const auto& [key, n] : requests_) {
     sample(out, "akidb_http_requests_total",
@@ -139,26 +142,39 @@ std::string Metrics::render(std::size_t queue_depth, const BatcherCounters& coun
     h.render(out, "akidb_http_request_duration_seconds", "route=\"" + route + "\"");
   }
   header(out, "akidb_stage_duration_seconds", "histogram",
-         "Time per stage: queue and serialize per request; tokenize, inference and "
+         "Time per stage: tokenize, queue and serialize per request; inference and "
          "pool_normalize per batch.");
   for (std::size_t i = 0; i < stages_.size(); ++i) {
     stages_[i].render(out, "akidb_stage_duration_seconds",
                       "stage=\"" + std::string(kStageNames[i]) + "\"");
   }
-  header(out, "akidb_batch_size", "histogram", "Requests merged into one inference call.");
+  header(out, "akidb_batch_size", "histogram", "Requests with inputs in one inference call.");
   batch_requests_.render(out, "akidb_batch_size", "");
   header(out, "akidb_batch_inputs", "histogram", "Inputs in one inference call.");
   batch_inputs_.render(out, "akidb_batch_inputs", "");
   header(out, "akidb_batch_tokens", "histogram", "Tokens (after truncation) per inference call.");
   batch_tokens_.render(out, "akidb_batch_tokens", "");
-  header(out, "akidb_queue_depth", "gauge", "Requests waiting in the batcher's queue.");
-  sample(out, "akidb_queue_depth", "", static_cast<double>(queue_depth));
+  header(out, "akidb_queue_depth", "gauge",
+         "Requests with inputs waiting in the scheduler's queue.");
+  sample(out, "akidb_queue_depth", "", static_cast<double>(queue.requests));
+  header(out, "akidb_queue_sequences", "gauge", "Inputs waiting in the scheduler's queue.");
+  sample(out, "akidb_queue_sequences", "", static_cast<double>(queue.sequences));
   header(out, "akidb_queue_rejected_total", "counter",
          "Requests refused because the queue was full.");
   sample(out, "akidb_queue_rejected_total", "", static_cast<double>(counters.rejected));
   header(out, "akidb_requests_cancelled_total", "counter",
-         "Queued requests skipped because they were cancelled or timed out.");
-  sample(out, "akidb_requests_cancelled_total", "", static_cast<double>(counters.cancelled));
+         "Requests dropped because their client went away or their deadline passed.");
+  sample(out, "akidb_requests_cancelled_total", "",
+         static_cast<double>(counters.cancelled_requests));
+  header(out, "akidb_sequences_cancelled_total", "counter",
+         "Inputs of cancelled or expired requests that were never run (compute saved).");
+  sample(out, "akidb_sequences_cancelled_total", "",
+         static_cast<double>(counters.cancelled_sequences));
+  header(out, "akidb_batches_total", "counter", "Inference batches run.");
+  sample(out, "akidb_batches_total", "", static_cast<double>(counters.batches));
+  header(out, "akidb_batches_merged_total", "counter",
+         "Inference batches holding inputs of more than one request.");
+  sample(out, "akidb_batches_merged_total", "", static_cast<double>(counters.merged_batches));
   header(out, "akidb_embeddings_total", "counter", "Embeddings served.");
   sample(out, "akidb_embeddings_total", "", static_cast<double>(embeddings_));
   header(out, "akidb_tokens_total", "counter", "Tokens embedded (after truncation).");

@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "akidb/embed/batcher.hpp"
+#include "akidb/embed/scheduler.hpp"
 
 namespace akidb::embed::server {
 
@@ -40,8 +40,14 @@ class Metrics {
   void observe_batch(const BatchStats& stats);
   void add_served(std::size_t embeddings, std::size_t tokens);
 
-  // Prometheus text; queue depth and batcher counters are read at scrape time.
-  std::string render(std::size_t queue_depth, const BatcherCounters& counters) const;
+  // What the scheduler says at scrape time.
+  struct QueueState {
+    std::size_t requests = 0;   // requests with inputs still queued
+    std::size_t sequences = 0;  // inputs queued
+    SchedulerCounters counters;
+  };
+  // Prometheus text; `info_labels` (key="value",...) name the model and engine.
+  std::string render(const QueueState& queue, const std::string& info_labels) const;
 
  private:
   mutable std::mutex mu_;

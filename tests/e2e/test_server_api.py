@@ -119,7 +119,8 @@ def test_health_info_metrics(server, client):
     assert info["model_id"] == MODEL and info["dimension"] == 384
     assert info["max_input_length"] == 256 and info["backend"] == "onnx"
     assert info["execution_provider"] and info["version"]
-    assert info["batching"]["max_batch_tokens"] > 0
+    assert info["engine"] == "onnx" and info["device"] == "cpu"
+    assert info["scheduling"]["max_batch_tokens"] == 512  # the onnx engine's preferred batch
     client.embeddings.create(model=MODEL, input="for the metrics")
     text = requests.get(server.url + "/metrics", timeout=5).text
     families = {f.name: f for f in text_string_to_metric_families(text)}
@@ -127,9 +128,12 @@ def test_health_info_metrics(server, client):
     assert stages == {"queue", "tokenize", "inference", "pool_normalize", "serialize"}
     requests_total = families["akidb_http_requests"].samples
     assert any(s.labels == {"route": "/v1/embeddings", "status": "200"} for s in requests_total)
-    for name in ["akidb_batch_size", "akidb_batch_tokens", "akidb_queue_depth",
-                 "akidb_embeddings", "akidb_tokens"]:
+    for name in ["akidb_batch_size", "akidb_batch_tokens", "akidb_queue_depth", "akidb_queue_sequences",
+                 "akidb_sequences_cancelled", "akidb_embeddings", "akidb_tokens"]:
         assert name in families, name
+    labels = families["akidb_info"].samples[0].labels
+    assert labels["engine"] == "onnx" and labels["device"] == "cpu"
+    assert labels["execution_provider"] == "CPUExecutionProvider" and labels["model"] == MODEL
 
 
 BAD = [

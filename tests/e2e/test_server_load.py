@@ -74,7 +74,7 @@ def test_concurrent_clients_match_single_requests_and_batch(server):
 
 
 def test_full_queue_answers_503_then_recovers(start_server):
-    s = start_server("--max-queue", "2", "--max-batch-requests", "1")
+    s = start_server("--max-queue", "2", "--max-batch-sequences", "1")
     long_text = " ".join(["the queue fills up with long inputs"] * 40)
     statuses, retry_after = [], []
 
