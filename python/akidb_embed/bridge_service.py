@@ -88,7 +88,6 @@ VERSION = 1
 KIND_REQUEST = 1
 KIND_REPLY = 2
 HEADER = struct.Struct("<4sBBHII")  # magic, version, kind, flags, json_length, payload_length
-MAX_BATCH_TOKENS = 16384  # padded tokens per sub-batch, as the C++ provider
 
 EXIT_BAD_MODEL = 3
 EXIT_BAD_FRAMING = 4
@@ -126,74 +125,31 @@ class Batch:
 
 
 class OrtBackend:
-    """tokenizers + onnxruntime + masked mean pooling, driven by akidb.json."""
+    """The service face of the Python pipeline (ort_backend.OrtEmbedder):
+    request validation, truncation policy and error types for the wire."""
 
     def __init__(self, model_dir: Path, variant: str | None, threads: int):
-        manifest_path = model_dir / "akidb.json"
-        try:
-            self.manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
-            raise ServiceError("ModelError", f"{manifest_path}: {e}") from e
-        variants = self.manifest.get("variants", {})
-        variant = variant or self.manifest.get("default_variant", "fp32")
-        if variant not in variants:
-            raise ServiceError("ModelError", f"{manifest_path}: no variant {variant!r} (have {sorted(variants)})")
-        self.variant = variant
-        self.model_name = str(self.manifest.get("name", model_dir.name))
-        self.dimension = int(self.manifest["dimension"])
-        self.max_len = int(self.manifest["max_seq_length"])
-        self.pooling = self.manifest.get("pooling", "mean")
-        self.output = self.manifest["output"]
-        self.tokenizer = self._load_tokenizer(model_dir / self.manifest.get("tokenizer", "tokenizer.json"))
-        self.session = self._load_session(model_dir / variants[variant], threads)
-        self.inputs = [i.name for i in self.session.get_inputs()]
-        self.vocab = self.tokenizer.get_vocab_size()
-        self.cls_id = self.tokenizer.token_to_id("[CLS]")
-        self.sep_id = self.tokenizer.token_to_id("[SEP]")
-        self.pad_id = self.tokenizer.token_to_id("[PAD]") or 0
-
-    @staticmethod
-    def _load_tokenizer(path: Path):
-        from tokenizers import Tokenizer
+        from .ort_backend import ModelDirError, OrtEmbedder
 
         try:
-            tokenizer = Tokenizer.from_file(str(path))
-        except Exception as e:  # tokenizers raises plain Exception
-            raise ServiceError("ModelError", f"{path}: {e}") from e
-        tokenizer.no_truncation()  # we truncate ourselves, so we know the count before truncation
-        tokenizer.no_padding()
-        return tokenizer
-
-    @staticmethod
-    def _load_session(path: Path, threads: int):
-        import onnxruntime as ort
-
-        if not path.is_file():
-            raise ServiceError("ModelError", f"{path}: model file not found")
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        options.inter_op_num_threads = 1
-        if threads > 0:
-            options.intra_op_num_threads = threads
-        try:
-            return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as e:  # onnxruntime raises its own exception types
-            raise ServiceError("ModelError", f"{path}: {e}") from e
+            self.embedder = OrtEmbedder(model_dir, variant, threads)
+        except (ModelDirError, KeyError, TypeError, ValueError) as e:
+            raise ServiceError("ModelError", str(e)) from e
+        e = self.embedder
+        self.vocab = e.tokenizer.get_vocab_size()
+        self.cls_id = e.tokenizer.token_to_id("[CLS]")
+        self.sep_id = e.tokenizer.token_to_id("[SEP]")
 
     def info(self) -> dict[str, Any]:
+        e = self.embedder
         return {
-            "model": self.model_name,
-            "dimension": self.dimension,
-            "max_tokens": self.max_len,
-            "variant": self.variant,
+            "model": e.name,
+            "dimension": e.dimension,
+            "max_tokens": e.max_len,
+            "variant": e.variant,
             "backend": "ort",
-            "execution_providers": self.session.get_providers(),
+            "execution_providers": e.session.get_providers(),
         }
-
-    def _encode_texts(self, texts: Sequence[str]) -> list[list[int]]:
-        if len(texts) == 1:
-            return [self.tokenizer.encode(texts[0]).ids]
-        return [e.ids for e in self.tokenizer.encode_batch(list(texts))]
 
     def _wrap_ids(self, row: Sequence[int], i: int) -> list[int]:
         for token in row:
@@ -203,23 +159,20 @@ class OrtBackend:
 
     def _fit(self, ids: list[int], i: int, truncate: bool) -> list[int]:
         """Truncates to max_len keeping the final [SEP], or rejects when truncate is off."""
-        if len(ids) <= self.max_len:
-            return ids
-        if not truncate:
-            raise invalid(f"input has {len(ids)} tokens, more than the model's maximum of {self.max_len}", i)
-        return ids[: self.max_len - 1] + [ids[-1]]
+        max_len = self.embedder.max_len
+        if len(ids) > max_len and not truncate:
+            raise invalid(f"input has {len(ids)} tokens, more than the model's maximum of {max_len}", i)
+        return self.embedder.truncate(ids)
 
     def embed(self, texts: Sequence[str] | None, ids: Sequence[Sequence[int]] | None,
               normalize: bool, truncate: bool) -> Batch:
         start = time.perf_counter()
         if texts is not None:
-            encodings = [self._fit(e, i, truncate) for i, e in enumerate(self._encode_texts(texts))]
+            encodings = [self._fit(e, i, truncate) for i, e in enumerate(self.embedder.encode(texts))]
         else:
             encodings = [self._fit(self._wrap_ids(row, i), i, truncate) for i, row in enumerate(ids or [])]
         tokenized = time.perf_counter()
-        vectors = np.empty((len(encodings), self.dimension), dtype=np.float32)
-        for rows in self._plan(encodings):
-            vectors[rows] = self._run(encodings, rows)
+        vectors = self.embedder.run(encodings)
         inferred = time.perf_counter()
         if not np.isfinite(vectors).all():
             raise ServiceError("ModelError", "the model produced non-finite values")
@@ -230,39 +183,6 @@ class OrtBackend:
         timings = {"tokenize_us": (tokenized - start) * 1e6, "inference_us": (inferred - tokenized) * 1e6,
                    "normalize_us": (done - inferred) * 1e6, "total_us": (done - start) * 1e6}
         return Batch(vectors, [len(e) for e in encodings], timings)
-
-    @staticmethod
-    def _plan(encodings: list[list[int]]) -> list[list[int]]:
-        """Sub-batches of similar length under a padded-token budget."""
-        order = sorted(range(len(encodings)), key=lambda i: len(encodings[i]))
-        batches: list[list[int]] = []
-        current: list[int] = []
-        for i in order:
-            width = len(encodings[i])  # the longest so far, as the order is ascending
-            if current and (len(current) + 1) * width > MAX_BATCH_TOKENS:
-                batches.append(current)
-                current = []
-            current.append(i)
-        if current:
-            batches.append(current)
-        return batches
-
-    def _run(self, encodings: list[list[int]], rows: list[int]) -> np.ndarray:
-        width = max(len(encodings[i]) for i in rows)
-        ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
-        mask = np.zeros((len(rows), width), dtype=np.int64)
-        for r, i in enumerate(rows):
-            n = len(encodings[i])
-            ids[r, :n] = encodings[i]
-            mask[r, :n] = 1
-        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        hidden = self.session.run([self.output], {name: feed[name] for name in self.inputs})[0]
-        if self.pooling == "cls":
-            return hidden[:, 0, :]
-        if len(rows) == 1:
-            return hidden.mean(axis=1)
-        weights = mask.astype(np.float32)[..., None]
-        return (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
 
 
 class SentenceTransformersBackend:
