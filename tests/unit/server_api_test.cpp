@@ -87,7 +87,7 @@ TEST(ServerParse, InvalidUtf8IsNamed) {
 
 TEST(ServerParse, TeiAndTokenize) {
   auto tei = parse_tei_request(R"({"inputs":["a"],"normalize":false,"truncate":false})", kLimits);
-  EXPECT_FALSE(tei.request.normalize);
+  EXPECT_EQ(tei.request.normalize, false);
   EXPECT_FALSE(tei.request.truncate);
   EXPECT_THROW(parse_tei_request(R"({"inputs":"a","normalize":"yes"})", kLimits), ApiError);
   auto tok = parse_tokenize_request(R"({"inputs":"a b","return_tokens":true})", kLimits);
@@ -100,16 +100,6 @@ TEST(ServerResponse, Base64IsLittleEndianFloat32) {
   const float values[] = {1.0F, -2.5F};
   // 1.0f = 00 00 80 3f, -2.5f = 00 00 20 c0
   EXPECT_EQ(base64_floats(values), "AACAPwAAIMA=");
-}
-
-TEST(ServerResponse, DimensionsTruncateAndRenormalize) {
-  Embeddings e(1, 4);
-  const float row[] = {3, 4, 12, 0};
-  std::copy(std::begin(row), std::end(row), e.row(0).begin());
-  const auto t = truncate_dimensions(e, 2, true);
-  EXPECT_EQ(t.dimension(), 2U);
-  EXPECT_FLOAT_EQ(t.row(0)[0], 0.6F);
-  EXPECT_FLOAT_EQ(t.row(0)[1], 0.8F);
 }
 
 TEST(ServerResponse, OpenAiShapeAndEscaping) {
@@ -139,12 +129,17 @@ TEST(ServerMetrics, RendersHistogramsAndCounters) {
   m.observe_latency("/embed", 0.002);
   m.observe_batch({3, 5, 40, {}});
   m.add_served(5, 40);
-  const auto text = m.render(2, {});
+  SchedulerCounters counters;
+  counters.cancelled_sequences = 17;
+  const auto text = m.render({2, 9, counters}, R"(model="m",engine="onnx")");
   EXPECT_NE(text.find(R"(akidb_http_requests_total{route="/embed",status="200"} 1)"),
             std::string::npos);
   EXPECT_NE(text.find(R"(akidb_batch_size_bucket{le="4"} 1)"), std::string::npos);
   EXPECT_NE(text.find(R"(akidb_batch_size_bucket{le="2"} 0)"), std::string::npos);
   EXPECT_NE(text.find("akidb_queue_depth 2"), std::string::npos);
+  EXPECT_NE(text.find("akidb_queue_sequences 9"), std::string::npos);
+  EXPECT_NE(text.find("akidb_sequences_cancelled_total 17"), std::string::npos);
+  EXPECT_NE(text.find(R"(akidb_info{model="m",engine="onnx"} 1)"), std::string::npos);
   EXPECT_NE(text.find("akidb_tokens_total 40"), std::string::npos);
 }
 
