@@ -3,6 +3,7 @@
 // variant, and (with --profile) the operators ONNX Runtime actually ran.
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -13,6 +14,7 @@
 #include "akidb/embed/error.hpp"
 #include "cli/bench_stats.hpp"
 #include "cli/common.hpp"
+#include "cli/data_files.hpp"
 #include "cli/flop_probe.hpp"
 #include "cli/sts_data.hpp"
 
@@ -30,8 +32,8 @@ struct BenchOptions {
   bool no_spinning = false;
   bool profile = false;
   bool quick = false;
-  std::string sts = "../shared/data/stsb/stsb-en-test.csv";
-  std::string golden = "tests/data/golden";
+  std::string sts;     // empty: the installed (or source tree's) stsb-en-test.csv
+  std::string golden;  // empty: the installed (or source tree's) golden vectors
   std::vector<std::size_t> batch_sizes{1, 8, 32, 64, 128, 256};
   std::size_t iterations = 200;
   std::size_t sentences = 1024;
@@ -45,6 +47,25 @@ GraphOptimization parse_optimization(const std::string& name) {
   if (name == "basic") return GraphOptimization::Basic;
   if (name == "extended") return GraphOptimization::Extended;
   return GraphOptimization::All;
+}
+
+// The flag's value, else the first of the installed/source-tree candidates
+// that exists; neither: an error naming the flag and the places looked at.
+std::filesystem::path resolve_data(const std::string& flag_value, const char* flag,
+                                   const char* what, const std::filesystem::path& installed,
+                                   const std::filesystem::path& source) {
+  if (!flag_value.empty()) return flag_value;
+  const auto candidates = data_candidates(installed, source);
+  if (auto found = find_data(candidates)) return *found;
+  std::string looked;
+  for (const auto& c : candidates) looked += (looked.empty() ? "" : ", ") + c.string();
+  throw invalid_request(std::string("no ") + what + " found: pass " + flag +
+                        " (looked in: " + (looked.empty() ? "nowhere" : looked) + ")");
+}
+
+std::filesystem::path sts_path(const BenchOptions& o) {
+  return resolve_data(o.sts, "--sts FILE", "STS benchmark CSV", "stsb/stsb-en-test.csv",
+                      "data/stsb/stsb-en-test.csv");
 }
 
 OnnxProviderOptions provider_options(const BenchOptions& o) {
@@ -279,7 +300,9 @@ json run_bench(const BenchOptions& o) {
       r["latency"].push_back(measure_latency(provider, name, text, iterations));
     }
   }
-  const auto pairs = load_sts(o.sts);
+  std::vector<StsPair> pairs;
+  if (o.stages.contains("throughput") || (o.stages.contains("accuracy") && !o.quick))
+    pairs = load_sts(sts_path(o));
   if (o.stages.contains("throughput")) {
     r["peak_gflops"] = measure_peak_gflops(threads, o.quick ? 0.05 : 0.5);
     auto texts = unique_sentences(pairs);
@@ -288,7 +311,9 @@ json run_bench(const BenchOptions& o) {
       r["throughput"].push_back(measure_throughput(provider, texts, b, arch, r["peak_gflops"]));
   }
   if (o.stages.contains("accuracy")) {
-    r["accuracy"]["golden"] = golden_cosines(provider, o.golden);
+    r["accuracy"]["golden"] =
+        golden_cosines(provider, resolve_data(o.golden, "--golden DIR", "golden vectors directory",
+                                              "golden", "tests/data/golden"));
     if (!o.quick) r["accuracy"]["sts_spearman"] = sts_spearman(provider, pairs);
   }
   if (o.profile) r["profile"] = executed_ops(provider);
@@ -322,8 +347,12 @@ void register_bench(CLI::App& app) {
   cmd->add_option("--max-batch-tokens", o->max_batch_tokens,
                   "padded tokens per inference sub-batch inside one call")
       ->capture_default_str();
-  cmd->add_option("--sts", o->sts, "STS benchmark CSV")->capture_default_str();
-  cmd->add_option("--golden", o->golden, "golden vectors directory")->capture_default_str();
+  cmd->add_option("--sts", o->sts,
+                  "STS benchmark CSV (default: <prefix>/share/akidb-embed/stsb/stsb-en-test.csv "
+                  "of the installed binary; in a build tree the source tree's data/stsb)");
+  cmd->add_option("--golden", o->golden,
+                  "golden vectors directory (default: <prefix>/share/akidb-embed/golden; in a "
+                  "build tree the source tree's tests/data/golden)");
   cmd->add_option("--json", o->json_out,
                   "also write the results as JSON to this file ('-': stdout only)");
   cmd->callback([o] {

@@ -2,6 +2,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "akidb/embed/version.hpp"
 #include "cli/common.hpp"
 #include "runtime/ort_session.hpp"
 
@@ -22,7 +23,7 @@ void register_info(CLI::App& app) {
                               {"execution_provider", info.execution_provider},
                               {"variant", info.variant},
                               {"onnxruntime", runtime::onnxruntime_version()},
-                              {"version", AKIDB_VERSION}};
+                              {"version", version_string}};
     std::cout << j.dump(2) << '\n';
   });
 }

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "akidb/embed/error.hpp"
+#include "akidb/embed/version.hpp"
 #include "server/api_error.hpp"
 #include "server/api_response.hpp"
 #include "server/metrics.hpp"
@@ -289,7 +290,7 @@ void HttpServer::Impl::info_route(Response& res) {
       {"backend", info.backend},
       {"execution_provider", info.execution_provider},
       {"variant", info.variant},
-      {"version", AKIDB_VERSION},
+      {"version", version_string},
       {"batching",
        {{"max_batch_tokens", b.max_batch_tokens},
         {"max_batch_requests", b.max_batch_requests},
