@@ -1,13 +1,17 @@
 // `akidb-embed bench`: latency with a per-stage breakdown, throughput against
 // batch size, efficiency against a measured FLOP peak, accuracy of the chosen
 // variant, and (with --profile) the operators ONNX Runtime actually ran.
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -31,6 +35,7 @@ struct BenchOptions {
   bool no_sort = false;
   bool no_spinning = false;
   bool profile = false;
+  std::string profile_dir;  // empty: a fresh temporary directory, removed afterwards
   bool quick = false;
   std::string sts;     // empty: the installed (or source tree's) stsb-en-test.csv
   std::string golden;  // empty: the installed (or source tree's) golden vectors
@@ -48,6 +53,43 @@ GraphOptimization parse_optimization(const std::string& name) {
   if (name == "extended") return GraphOptimization::Extended;
   return GraphOptimization::All;
 }
+
+// Where ONNX Runtime writes the --profile JSON: the chosen --profile-dir
+// (created if needed, the profile kept), or a fresh temporary directory that
+// is removed with its contents however the bench ends.
+class ProfileDir {
+ public:
+  explicit ProfileDir(const std::string& chosen) {
+    if (!chosen.empty()) {
+      path_ = chosen;
+      std::error_code ec;
+      std::filesystem::create_directories(path_, ec);
+      if (ec) throw invalid_request("--profile-dir " + chosen + ": " + ec.message());
+      return;
+    }
+    std::string templ =
+        (std::filesystem::temp_directory_path() / "akidb-bench-profile-XXXXXX").string();
+    if (mkdtemp(templ.data()) == nullptr) {
+      throw Error(ErrorCode::Internal, "cannot create a temporary profile directory " + templ +
+                                           ": " + std::strerror(errno));
+    }
+    path_ = templ;
+    owned_ = true;
+  }
+  ~ProfileDir() {
+    std::error_code ec;
+    if (owned_) std::filesystem::remove_all(path_, ec);
+  }
+  ProfileDir(const ProfileDir&) = delete;
+  ProfileDir& operator=(const ProfileDir&) = delete;
+
+  std::string prefix() const { return (path_ / "akidb-bench-profile").string(); }
+  bool keep() const { return !owned_; }
+
+ private:
+  std::filesystem::path path_;
+  bool owned_ = false;
+};
 
 // The flag's value, else the first of the installed/source-tree candidates
 // that exists; neither: an error naming the flag and the places looked at.
@@ -68,14 +110,14 @@ std::filesystem::path sts_path(const BenchOptions& o) {
                       "data/stsb/stsb-en-test.csv");
 }
 
-OnnxProviderOptions provider_options(const BenchOptions& o) {
+OnnxProviderOptions provider_options(const BenchOptions& o, const ProfileDir* profile) {
   auto opts = onnx_options(o.model);
   opts.fixed_padding = o.padding == "dynamic" ? 0 : std::stoul(o.padding);
   opts.sort_by_length = !o.no_sort;
   opts.allow_spinning = !o.no_spinning;
   opts.optimization = parse_optimization(o.optimization);
   opts.max_batch_tokens = o.max_batch_tokens;
-  if (o.profile) opts.profile_prefix = "akidb-bench-profile";
+  if (profile != nullptr) opts.profile_prefix = profile->prefix();
   return opts;
 }
 
@@ -221,7 +263,7 @@ double sts_spearman(OnnxProvider& provider, const std::vector<StsPair>& pairs) {
 
 // ---- profile: which operators ran ------------------------------------------
 
-json executed_ops(OnnxProvider& provider) {
+json executed_ops(OnnxProvider& provider, const ProfileDir& dir) {
   const auto file = provider.end_profiling();
   std::ifstream in(file);
   const auto events = json::parse(in, nullptr, false);
@@ -234,8 +276,9 @@ json executed_ops(OnnxProvider& provider) {
         ++counts[args["op_name"].get<std::string>()];
     }
   }
-  std::filesystem::remove(file);
-  return {{"kernel_runs_by_op", counts}};
+  json out = {{"kernel_runs_by_op", counts}};
+  if (dir.keep()) out["file"] = file;
+  return out;
 }
 
 // ---- report ----------------------------------------------------------------
@@ -280,7 +323,10 @@ json run_bench(const BenchOptions& o) {
     throw invalid_request("bench measures the in-process onnx backend; for --backend " +
                           o.model.backend + " run akidb-bridge-bench (docs/bridge.md)");
   }
-  OnnxProvider provider(provider_options(o));
+  // Declared before the provider: the profile directory outlives the session.
+  std::optional<ProfileDir> profile_dir;
+  if (o.profile) profile_dir.emplace(o.profile_dir);
+  OnnxProvider provider(provider_options(o, profile_dir ? &*profile_dir : nullptr));
   const int threads =
       o.model.threads > 0 ? o.model.threads : static_cast<int>(std::thread::hardware_concurrency());
   json r = {{"config",
@@ -316,7 +362,7 @@ json run_bench(const BenchOptions& o) {
                                               "golden", "tests/data/golden"));
     if (!o.quick) r["accuracy"]["sts_spearman"] = sts_spearman(provider, pairs);
   }
-  if (o.profile) r["profile"] = executed_ops(provider);
+  if (profile_dir) r["profile"] = executed_ops(provider, *profile_dir);
   return r;
 }
 
@@ -335,6 +381,9 @@ void register_bench(CLI::App& app) {
   cmd->add_flag("--no-sort", o->no_sort, "do not bucket large batches by length");
   cmd->add_flag("--no-spinning", o->no_spinning, "disable intra-op thread spinning");
   cmd->add_flag("--profile", o->profile, "report the operators ONNX Runtime ran");
+  cmd->add_option("--profile-dir", o->profile_dir,
+                  "keep the ONNX Runtime profile JSON in this directory (default: a temporary "
+                  "directory, removed afterwards)");
   cmd->add_flag("--quick", o->quick, "a tiny configuration (smoke test)");
   cmd->add_option("--stages", o->stages, "latency, throughput, accuracy")
       ->check(CLI::IsMember({"latency", "throughput", "accuracy"}))

@@ -120,3 +120,23 @@ def test_bench_missing_sts_file_is_a_clear_error(tmp_path):
     assert proc.returncode != 0
     assert "nope.csv" in proc.stderr.decode()
 
+
+def test_bench_profile_goes_to_a_temporary_directory(tmp_path):
+    work, tmp = tmp_path / "work", tmp_path / "tmp"
+    tmp.mkdir()
+    proc = _bench_in(work, "--stages", "latency", "--profile", env={"TMPDIR": str(tmp)})
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert json.loads(proc.stdout)["profile"]["kernel_runs_by_op"], "no operators profiled"
+    assert list(work.iterdir()) == [], "bench --profile wrote into the current directory"
+    assert list(tmp.iterdir()) == [], "the temporary profile directory was left behind"
+
+
+def test_bench_profile_dir_keeps_the_profile(tmp_path):
+    work, profiles = tmp_path / "work", tmp_path / "profiles" / "run1"
+    proc = _bench_in(work, "--stages", "latency", "--profile", "--profile-dir", str(profiles))
+    assert proc.returncode == 0, proc.stderr.decode()
+    profile = json.loads(proc.stdout)["profile"]
+    kept = list(profiles.glob("akidb-bench-profile*.json"))
+    assert [str(p) for p in kept] == [profile["file"]]
+    assert json.loads(kept[0].read_text()), "empty profile"
+    assert list(work.iterdir()) == []
