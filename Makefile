@@ -12,7 +12,7 @@ FUZZ_SECONDS ?= 30
 PREFIX ?= /usr/local
 
 .PHONY: all setup setup-dev build install run test sanitize format format-check bench bench-all \
-  bench-compare golden fuzz clean
+  bench-compare golden fuzz container test-container clean
 
 all: build
 
@@ -72,6 +72,15 @@ fuzz: setup-dev
 	@AKIDB_FUZZ_TOKENIZER=$(MODEL_DIR)/tokenizer.json build-fuzz/tokenizer_fuzz \
 	  -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=build-fuzz/ \
 	  build-fuzz/corpus tests/fuzz/corpus
+
+# The container image (deploy/Containerfile; installs podman, runc and
+# debootstrap if missing and builds a Debian minbase base image first).
+container:
+	@deploy/build-image.sh
+
+# Smoke tests against the image; skipped with the reason when podman is absent.
+test-container: setup-dev
+	@deploy/test-image.sh
 
 clean:
 	rm -rf build build-asan build-fuzz
