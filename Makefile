@@ -1,4 +1,6 @@
-# akidb-embed front door. `make run` and `make test` do all set-up themselves.
+# akidb-embed front door. `make run` and `make test` do all set-up themselves:
+# `make run` installs only the runtime set (scripts/setup.sh runtime), `make
+# test` adds the dev/test set (scripts/setup.sh dev) to the same .venv.
 SHELL := /bin/bash
 BUILD_DIR ?= build
 BUILD_TYPE ?= Release
@@ -7,22 +9,34 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 30
+PREFIX ?= /usr/local
 
-.PHONY: all setup build run test sanitize format format-check bench bench-all bench-compare golden fuzz clean
+.PHONY: all setup setup-dev build install run test sanitize format format-check bench bench-all \
+  bench-compare golden fuzz container test-container clean
 
 all: build
 
 setup:
-	@scripts/setup.sh
+	@scripts/setup.sh runtime
+
+setup-dev:
+	@scripts/setup.sh dev
 
 build: setup
 	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DAKIDB_WERROR=ON >/dev/null
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
-run: build
+# Library, headers, akidb-embed, libonnxruntime and the bench data under PREFIX.
+install: build
+	@cmake --install $(BUILD_DIR) --prefix $(PREFIX)
+
+# Builds only what serving needs (not the unit tests, tools and examples).
+run: setup
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DAKIDB_WERROR=ON >/dev/null
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target akidb-embed
 	@scripts/run.sh $(BUILD_DIR)/akidb-embed $(MODEL_DIR) $(HOST) $(PORT)
 
-test: build
+test: build setup-dev
 	@scripts/test.sh $(BUILD_DIR)
 
 # ASan + UBSan build of the unit tests (also run by `make test`).
@@ -39,18 +53,18 @@ bench: build
 	@$(BUILD_DIR)/akidb-embed bench --model $(MODEL_DIR)
 
 # Every benchmark behind BENCHMARKS.md (about 15 minutes; run on a quiet machine).
-bench-all: build
+bench-all: build setup-dev
 	@bench/run_all.sh $(BUILD_DIR)
 
-bench-compare: build
+bench-compare: build setup-dev
 	@.venv/bin/python bench/compare.py --binary $(BUILD_DIR)/akidb-embed --model $(MODEL_DIR)
 
 # Regenerate the committed golden vectors with sentence-transformers.
-golden: setup
+golden: setup-dev
 	@.venv/bin/python python/tools/make_golden.py --out tests/data/golden
 
 # libFuzzer + ASan/UBSan on the tokenizer for FUZZ_SECONDS (clang; new inputs kept in build-fuzz/corpus).
-fuzz: setup
+fuzz: setup-dev
 	@cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 \
 	  -DAKIDB_FUZZ=ON -DAKIDB_NATIVE=OFF >/dev/null
 	@cmake --build build-fuzz --target tokenizer_fuzz -j $(JOBS)
@@ -58,6 +72,15 @@ fuzz: setup
 	@AKIDB_FUZZ_TOKENIZER=$(MODEL_DIR)/tokenizer.json build-fuzz/tokenizer_fuzz \
 	  -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=build-fuzz/ \
 	  build-fuzz/corpus tests/fuzz/corpus
+
+# The container image (deploy/Containerfile; installs podman, runc and
+# debootstrap if missing and builds a Debian minbase base image first).
+container:
+	@deploy/build-image.sh
+
+# Smoke tests against the image; skipped with the reason when podman is absent.
+test-container: setup-dev
+	@deploy/test-image.sh
 
 clean:
 	rm -rf build build-asan build-fuzz

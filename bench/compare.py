@@ -176,7 +176,7 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=512)
     parser.add_argument("--iterations", type=int, default=100)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 32, 128])
-    parser.add_argument("--sts", type=Path, default=ROOT.parent / "shared" / "data" / "stsb" / "stsb-en-test.csv")
+    parser.add_argument("--sts", type=Path, default=ROOT / "data" / "stsb" / "stsb-en-test.csv")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,7 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-STSB = ROOT.parent / "shared" / "data" / "stsb" / "stsb-en-test.csv"
+STSB = ROOT / "data" / "stsb" / "stsb-en-test.csv"
 
 LUA = r"""
 local bodies = {}

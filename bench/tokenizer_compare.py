@@ -67,7 +67,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--binary", default=str(ROOT / "build" / "akidb-tokenize"))
     ap.add_argument("--tokenizer", default=str(ROOT / "models" / "all-MiniLM-L6-v2" / "tokenizer.json"))
-    ap.add_argument("--stsb", default=str(ROOT.parent / "shared" / "data" / "stsb"))
+    ap.add_argument("--stsb", default=str(ROOT / "data" / "stsb"))
     ap.add_argument("--files", default="stsb-en-*.csv", help="glob of STS-B CSVs to use")
     ap.add_argument("--max-length", type=int, default=256)
     ap.add_argument("--seconds", type=float, default=3.0)

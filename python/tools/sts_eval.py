@@ -38,7 +38,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "python"))  # this checkout's akidb_embed, not an installed copy
-DEFAULT_CSV = REPO.parent / "shared" / "data" / "stsb" / "stsb-en-test.csv"
+DEFAULT_CSV = REPO / "data" / "stsb" / "stsb-en-test.csv"
 
 Embedder = Callable[[Sequence[str]], np.ndarray]
 

@@ -1,18 +1,24 @@
 // `akidb-embed bench`: latency with a per-stage breakdown, throughput against
 // batch size, efficiency against a measured FLOP peak, accuracy of the chosen
 // variant, and (with --profile) the operators ONNX Runtime actually ran.
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <thread>
 
 #include "akidb/embed/error.hpp"
 #include "cli/bench_stats.hpp"
 #include "cli/common.hpp"
+#include "cli/data_files.hpp"
 #include "cli/flop_probe.hpp"
 #include "cli/sts_data.hpp"
 
@@ -29,9 +35,10 @@ struct BenchOptions {
   bool no_sort = false;
   bool no_spinning = false;
   bool profile = false;
+  std::string profile_dir;  // empty: a fresh temporary directory, removed afterwards
   bool quick = false;
-  std::string sts = "../shared/data/stsb/stsb-en-test.csv";
-  std::string golden = "tests/data/golden";
+  std::string sts;     // empty: the installed (or source tree's) stsb-en-test.csv
+  std::string golden;  // empty: the installed (or source tree's) golden vectors
   std::vector<std::size_t> batch_sizes{1, 8, 32, 64, 128, 256};
   std::size_t iterations = 200;
   std::size_t sentences = 1024;
@@ -46,13 +53,69 @@ GraphOptimization parse_optimization(const std::string& name) {
   return GraphOptimization::All;
 }
 
-ProviderOptions bench_provider_options(const BenchOptions& o) {
+// Where ONNX Runtime writes the --profile JSON: the chosen --profile-dir
+// (created if needed, the profile kept), or a fresh temporary directory that
+// is removed with its contents however the bench ends.
+class ProfileDir {
+ public:
+  explicit ProfileDir(const std::string& chosen) {
+    if (!chosen.empty()) {
+      path_ = chosen;
+      std::error_code ec;
+      std::filesystem::create_directories(path_, ec);
+      if (ec) throw invalid_request("--profile-dir " + chosen + ": " + ec.message());
+      return;
+    }
+    std::string templ =
+        (std::filesystem::temp_directory_path() / "akidb-bench-profile-XXXXXX").string();
+    if (mkdtemp(templ.data()) == nullptr) {
+      throw Error(ErrorCode::Internal, "cannot create a temporary profile directory " + templ +
+                                           ": " + std::strerror(errno));
+    }
+    path_ = templ;
+    owned_ = true;
+  }
+  ~ProfileDir() {
+    std::error_code ec;
+    if (owned_) std::filesystem::remove_all(path_, ec);
+  }
+  ProfileDir(const ProfileDir&) = delete;
+  ProfileDir& operator=(const ProfileDir&) = delete;
+
+  std::string prefix() const { return (path_ / "akidb-bench-profile").string(); }
+  bool keep() const { return !owned_; }
+
+ private:
+  std::filesystem::path path_;
+  bool owned_ = false;
+};
+
+// The flag's value, else the first of the installed/source-tree candidates
+// that exists; neither: an error naming the flag and the places looked at.
+std::filesystem::path resolve_data(const std::string& flag_value, const char* flag,
+                                   const char* what, const std::filesystem::path& installed,
+                                   const std::filesystem::path& source) {
+  if (!flag_value.empty()) return flag_value;
+  const auto candidates = data_candidates(installed, source);
+  if (auto found = find_data(candidates)) return *found;
+  std::string looked;
+  for (const auto& c : candidates) looked += (looked.empty() ? "" : ", ") + c.string();
+  throw invalid_request(std::string("no ") + what + " found: pass " + flag +
+                        " (looked in: " + (looked.empty() ? "nowhere" : looked) + ")");
+}
+
+std::filesystem::path sts_path(const BenchOptions& o) {
+  return resolve_data(o.sts, "--sts FILE", "STS benchmark CSV", "stsb/stsb-en-test.csv",
+                      "data/stsb/stsb-en-test.csv");
+}
+
+ProviderOptions bench_provider_options(const BenchOptions& o, const ProfileDir* profile) {
   auto opts = provider_options(o.model);
   opts.fixed_padding = o.padding == "dynamic" ? 0 : std::stoul(o.padding);
   opts.pipeline.sort_by_length = !o.no_sort;
   opts.allow_spinning = !o.no_spinning;
   opts.optimization = parse_optimization(o.optimization);
-  if (o.profile) opts.profile_prefix = "akidb-bench-profile";
+  if (profile != nullptr) opts.profile_prefix = profile->prefix();
   return opts;
 }
 
@@ -198,7 +261,7 @@ double sts_spearman(EmbeddingProvider& provider, const std::vector<StsPair>& pai
 
 // ---- profile: which operators ran ------------------------------------------
 
-json executed_ops(EmbeddingProvider& provider) {
+json executed_ops(EmbeddingProvider& provider, const ProfileDir& dir) {
   auto* onnx = dynamic_cast<OnnxProvider*>(&provider);
   if (onnx == nullptr)
     throw invalid_request("--profile reports ONNX Runtime's operators: use --engine onnx");
@@ -214,8 +277,9 @@ json executed_ops(EmbeddingProvider& provider) {
         ++counts[args["op_name"].get<std::string>()];
     }
   }
-  std::filesystem::remove(file);
-  return {{"kernel_runs_by_op", counts}};
+  json out = {{"kernel_runs_by_op", counts}};
+  if (dir.keep()) out["file"] = file;
+  return out;
 }
 
 // ---- report ----------------------------------------------------------------
@@ -262,7 +326,11 @@ json run_bench(const BenchOptions& o) {
         "bench measures in-process engines; for --engine python run "
         "akidb-bridge-bench (docs/bridge.md)");
   }
-  const auto owned = make_provider(bench_provider_options(o));
+  // Declared before the provider: the profile directory outlives the session.
+  std::optional<ProfileDir> profile_dir;
+  if (o.profile) profile_dir.emplace(o.profile_dir);
+  const auto owned =
+      make_provider(bench_provider_options(o, profile_dir ? &*profile_dir : nullptr));
   EmbeddingProvider& provider = *owned;
   const int threads = o.model.provider.threads > 0
                           ? o.model.provider.threads
@@ -285,7 +353,9 @@ json run_bench(const BenchOptions& o) {
       r["latency"].push_back(measure_latency(provider, name, text, iterations));
     }
   }
-  const auto pairs = load_sts(o.sts);
+  std::vector<StsPair> pairs;
+  if (o.stages.contains("throughput") || (o.stages.contains("accuracy") && !o.quick))
+    pairs = load_sts(sts_path(o));
   if (o.stages.contains("throughput")) {
     r["peak_gflops"] = measure_peak_gflops(threads, o.quick ? 0.05 : 0.5);
     auto texts = unique_sentences(pairs);
@@ -294,10 +364,12 @@ json run_bench(const BenchOptions& o) {
       r["throughput"].push_back(measure_throughput(provider, texts, b, arch, r["peak_gflops"]));
   }
   if (o.stages.contains("accuracy")) {
-    r["accuracy"]["golden"] = golden_cosines(provider, o.golden);
+    r["accuracy"]["golden"] =
+        golden_cosines(provider, resolve_data(o.golden, "--golden DIR", "golden vectors directory",
+                                              "golden", "tests/data/golden"));
     if (!o.quick) r["accuracy"]["sts_spearman"] = sts_spearman(provider, pairs);
   }
-  if (o.profile) r["profile"] = executed_ops(provider);
+  if (profile_dir) r["profile"] = executed_ops(provider, *profile_dir);
   return r;
 }
 
@@ -316,6 +388,9 @@ void register_bench(CLI::App& app) {
   cmd->add_flag("--no-sort", o->no_sort, "do not bucket large batches by length");
   cmd->add_flag("--no-spinning", o->no_spinning, "disable intra-op thread spinning");
   cmd->add_flag("--profile", o->profile, "report the operators ONNX Runtime ran");
+  cmd->add_option("--profile-dir", o->profile_dir,
+                  "keep the ONNX Runtime profile JSON in this directory (default: a temporary "
+                  "directory, removed afterwards)");
   cmd->add_flag("--quick", o->quick, "a tiny configuration (smoke test)");
   cmd->add_option("--stages", o->stages, "latency, throughput, accuracy")
       ->check(CLI::IsMember({"latency", "throughput", "accuracy"}))
@@ -325,8 +400,12 @@ void register_bench(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--sentences", o->sentences, "STS sentences for throughput")
       ->capture_default_str();
-  cmd->add_option("--sts", o->sts, "STS benchmark CSV")->capture_default_str();
-  cmd->add_option("--golden", o->golden, "golden vectors directory")->capture_default_str();
+  cmd->add_option("--sts", o->sts,
+                  "STS benchmark CSV (default: <prefix>/share/akidb-embed/stsb/stsb-en-test.csv "
+                  "of the installed binary; in a build tree the source tree's data/stsb)");
+  cmd->add_option("--golden", o->golden,
+                  "golden vectors directory (default: <prefix>/share/akidb-embed/golden; in a "
+                  "build tree the source tree's tests/data/golden)");
   cmd->add_option("--json", o->json_out,
                   "also write the results as JSON to this file ('-': stdout only)");
   cmd->callback([o] {

@@ -2,6 +2,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "akidb/embed/version.hpp"
 #include "cli/common.hpp"
 
 namespace akidb::embed::cli {
@@ -23,7 +24,7 @@ void register_info(CLI::App& app) {
                               {"execution_provider", info.execution_provider},
                               {"variant", info.variant},
                               {"onnxruntime", onnxruntime_version()},
-                              {"version", AKIDB_VERSION}};
+                              {"version", version_string}};
     std::cout << j.dump(2) << '\n';
   });
 }

@@ -4,6 +4,7 @@
 #include <exception>
 
 #include "akidb/embed/error.hpp"
+#include "akidb/embed/version.hpp"
 #include "cli/common.hpp"
 
 int main(int argc, char** argv) {
@@ -14,7 +15,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "akidb-embed: fast sentence embeddings on a CPU (all-MiniLM-L6-v2 and other BERT models)"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string(AKIDB_VERSION));
+  app.set_version_flag("--version", std::string(akidb::embed::version_string));
   akidb::embed::cli::register_embed(app);
   akidb::embed::cli::register_info(app);
   akidb::embed::cli::register_tokenize(app);

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "akidb/embed/error.hpp"
+#include "akidb/embed/version.hpp"
 #include "server/api_error.hpp"
 #include "server/api_response.hpp"
 #include "server/client_watch.hpp"
@@ -306,7 +307,7 @@ void HttpServer::Impl::info_route(Response& res) {
       {"device", info.device},
       {"execution_provider", info.execution_provider},
       {"variant", info.variant},
-      {"version", AKIDB_VERSION},
+      {"version", version_string},
       {"scheduling",
        {{"max_batch_tokens", b.max_batch_tokens},
         {"max_batch_sequences", b.max_batch_sequences},

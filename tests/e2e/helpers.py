@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 BINARY = Path(os.environ.get("AKIDB_BINARY", ROOT / "build" / "akidb-embed"))
 MODEL_DIR = Path(os.environ.get("AKIDB_MODEL_DIR", ROOT / "models" / "all-MiniLM-L6-v2"))
-STSB_DIR = Path(os.environ.get("AKIDB_STSB_DIR", ROOT.parent / "shared" / "data" / "stsb"))
+STSB_DIR = Path(os.environ.get("AKIDB_STSB_DIR", ROOT / "data" / "stsb"))
 TEST_DATA = ROOT / "tests" / "data"
 
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 
 import numpy as np
 import pytest
@@ -93,3 +95,48 @@ def test_bench_quick_writes_well_formed_json(tmp_path):
     assert all(t["sentences_per_s"] > 0 for t in result["throughput"])
     assert result["peak_gflops"] > 0
     assert result["accuracy"]["golden"]["min_cosine"] >= 0.9999
+
+
+def _bench_in(workdir, *args, env=None):
+    """Runs `akidb-embed bench --quick` with `workdir` as the current directory."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    return subprocess.run([str(BINARY), "bench", "--model", str(MODEL_DIR.resolve()), "--quick",
+                           "--batch-sizes", "1", "--json", "-", *args],
+                          cwd=workdir, capture_output=True, timeout=600, env={**os.environ, **(env or {})})
+
+
+def test_bench_finds_its_data_from_any_directory(tmp_path):
+    # The build-tree binary falls back to the source tree's data/stsb and
+    # tests/data/golden, never to paths relative to the current directory.
+    proc = _bench_in(tmp_path / "elsewhere", "--stages", "throughput", "accuracy")
+    assert proc.returncode == 0, proc.stderr.decode()
+    result = json.loads(proc.stdout)
+    assert result["throughput"][0]["sentences_per_s"] > 0
+    assert result["accuracy"]["golden"]["min_cosine"] >= 0.9999
+
+
+def test_bench_missing_sts_file_is_a_clear_error(tmp_path):
+    proc = _bench_in(tmp_path, "--stages", "throughput", "--sts", str(tmp_path / "nope.csv"))
+    assert proc.returncode != 0
+    assert "nope.csv" in proc.stderr.decode()
+
+
+def test_bench_profile_goes_to_a_temporary_directory(tmp_path):
+    work, tmp = tmp_path / "work", tmp_path / "tmp"
+    tmp.mkdir()
+    proc = _bench_in(work, "--stages", "latency", "--profile", env={"TMPDIR": str(tmp)})
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert json.loads(proc.stdout)["profile"]["kernel_runs_by_op"], "no operators profiled"
+    assert list(work.iterdir()) == [], "bench --profile wrote into the current directory"
+    assert list(tmp.iterdir()) == [], "the temporary profile directory was left behind"
+
+
+def test_bench_profile_dir_keeps_the_profile(tmp_path):
+    work, profiles = tmp_path / "work", tmp_path / "profiles" / "run1"
+    proc = _bench_in(work, "--stages", "latency", "--profile", "--profile-dir", str(profiles))
+    assert proc.returncode == 0, proc.stderr.decode()
+    profile = json.loads(proc.stdout)["profile"]
+    kept = list(profiles.glob("akidb-bench-profile*.json"))
+    assert [str(p) for p in kept] == [profile["file"]]
+    assert json.loads(kept[0].read_text()), "empty profile"
+    assert list(work.iterdir()) == []

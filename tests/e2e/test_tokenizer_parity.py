@@ -20,7 +20,7 @@ import pytest
 from tokenizers import Tokenizer
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-STSB_DIR = ROOT.parent / "shared" / "data" / "stsb"
+STSB_DIR = ROOT / "data" / "stsb"
 EDGE_CASES = ROOT / "tests" / "data" / "edge_cases.jsonl"
 MAX_LENGTH = 256
 N_RANDOM = 100_000
