@@ -9,6 +9,7 @@
 #include "akidb/embed/error.hpp"
 #include "tokenizer/tokenizer_impl.hpp"
 #include "tokenizer/unicode.hpp"
+#include "tokenizer/unigram_encoder.hpp"
 #include "tokenizer/word_buffer.hpp"
 
 namespace akidb::embed {
@@ -81,16 +82,7 @@ class Encoder {
     segment(segment_start, n);
   }
 
-  std::size_t added_match(std::size_t i) {
-    if (!t_.added_first_byte[static_cast<unsigned char>(text_[i])]) return 0;
-    for (const auto& a : t_.added) {  // longest first
-      if (text_.compare(i, a.content.size(), a.content) == 0) {
-        added_id_ = a.id;
-        return a.content.size();
-      }
-    }
-    return 0;
-  }
+  std::size_t added_match(std::size_t i) { return match_added_token(t_, text_, i, added_id_); }
 
   void segment(std::size_t begin, std::size_t end) {
     const auto* p = reinterpret_cast<const unsigned char*>(text_.data());
@@ -330,7 +322,12 @@ void Tokenizer::encode(std::string_view text, Encoding& out, const EncodeOptions
   if (const auto bad = find_invalid_utf8(text)) {
     throw invalid_request("invalid UTF-8 at byte offset " + std::to_string(*bad));
   }
-  Encoder(*impl_, text, out, content_limit(*impl_, options), options.with_offsets).run();
+  const std::size_t limit = content_limit(*impl_, options);
+  if (impl_->unigram) {
+    encode_unigram(*impl_, text, out, limit, options.with_offsets);
+    return;
+  }
+  Encoder(*impl_, text, out, limit, options.with_offsets).run();
 }
 
 Encoding Tokenizer::encode(std::string_view text, const EncodeOptions& options) const {

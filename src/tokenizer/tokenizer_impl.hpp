@@ -3,11 +3,13 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "akidb/embed/tokenizer.hpp"
+#include "tokenizer/unigram_pipeline.hpp"
 #include "tokenizer/vocab.hpp"
 
 namespace akidb::embed {
@@ -50,11 +52,32 @@ struct TokenizerData {
   std::vector<SpecialPiece> after;
   std::int32_t sequence_type_id = 0;
 
+  // RobertaProcessing: trim whitespace from token offsets (Unigram path).
+  bool trim_offsets = false;
+  bool add_prefix_space = true;
+
+  // Unigram model (null for WordPiece): the encoder dispatches on it.
+  std::unique_ptr<UnigramPipeline> unigram;
+
   std::int32_t cls_id = -1;
   std::int32_t sep_id = -1;
   std::int32_t pad_id = 0;
   std::size_t truncation_max_length = 0;
 };
+
+// Length of the added token that starts at byte i of text (longest first), or 0;
+// its id goes to `id`.
+inline std::size_t match_added_token(const TokenizerData& t, std::string_view text, std::size_t i,
+                                     std::int32_t& id) noexcept {
+  if (!t.added_first_byte[static_cast<unsigned char>(text[i])]) return 0;
+  for (const auto& a : t.added) {
+    if (text.compare(i, a.content.size(), a.content) == 0) {
+      id = a.id;
+      return a.content.size();
+    }
+  }
+  return 0;
+}
 
 // Parses tokenizer.json text; throws Error(ModelError) naming `origin`.
 TokenizerData parse_tokenizer_json(std::string_view json, const std::string& origin);
