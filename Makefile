@@ -8,7 +8,7 @@ PORT ?= 8080
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 30
 
-.PHONY: all setup build run test sanitize format format-check bench bench-all bench-compare golden fuzz clean
+.PHONY: all setup build run test sanitize format format-check bench bench-all bench-compare golden fuzz fuzz-unigram clean
 
 all: build
 
@@ -58,6 +58,16 @@ fuzz: setup
 	@AKIDB_FUZZ_TOKENIZER=$(MODEL_DIR)/tokenizer.json build-fuzz/tokenizer_fuzz \
 	  -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=build-fuzz/ \
 	  build-fuzz/corpus tests/fuzz/corpus
+
+# The same for the Unigram (SentencePiece) tokenizer on the committed fixture.
+fuzz-unigram: setup
+	@cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 \
+	  -DAKIDB_FUZZ=ON -DAKIDB_NATIVE=OFF >/dev/null
+	@cmake --build build-fuzz --target unigram_fuzz -j $(JOBS)
+	@mkdir -p build-fuzz/corpus-unigram
+	@AKIDB_FUZZ_UNIGRAM=tests/data/tokenizers/unigram_xlmr_like.json build-fuzz/unigram_fuzz \
+	  -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=build-fuzz/ \
+	  build-fuzz/corpus-unigram tests/fuzz/corpus
 
 clean:
 	rm -rf build build-asan build-fuzz
