@@ -45,6 +45,11 @@ PieceTrie::PieceTrie(const std::vector<std::pair<std::string, std::int32_t>>& en
       labels_.push_back(c);
       targets_.push_back(target - 1);
     }
+    if (node.n_edges > kMaxScan) {
+      node.dense = static_cast<std::uint32_t>(dense_.size() / 256);
+      dense_.resize(dense_.size() + 256, kNoNode);
+      for (const auto& [c, target] : build[b].children) dense_[node.dense * 256 + c] = target - 1;
+    }
   }
   for (const auto& [c, target] : build[0].children) root_children_[c] = target - 1;
 }

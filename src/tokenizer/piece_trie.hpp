@@ -37,14 +37,17 @@ class PieceTrie {
 
  private:
   static constexpr std::uint32_t kNoNode = 0xFFFFFFFF;
+  static constexpr std::uint32_t kMaxScan = 8;  // nodes with more children get a 256-entry table
 
   struct Node {
     std::uint32_t first_edge = 0;
     std::uint32_t n_edges = 0;
     std::int32_t id = kNone;
+    std::uint32_t dense = 0;  // index of its table in dense_ when n_edges > kMaxScan
   };
 
   std::uint32_t child(const Node& node, unsigned char c) const noexcept {
+    if (node.n_edges > kMaxScan) return dense_[node.dense * 256 + c];
     const std::uint32_t end = node.first_edge + node.n_edges;
     for (std::uint32_t e = node.first_edge; e < end; ++e) {
       if (labels_[e] == c) return targets_[e];
@@ -55,6 +58,7 @@ class PieceTrie {
   std::vector<Node> nodes_;
   std::vector<unsigned char> labels_;  // edges, grouped by parent, sorted by label
   std::vector<std::uint32_t> targets_;
+  std::vector<std::uint32_t> dense_;  // 256 children per wide node
   std::array<std::uint32_t, 256> root_children_{};
 };
 

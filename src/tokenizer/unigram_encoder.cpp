@@ -125,18 +125,33 @@ class UnigramEncoder {
   }
 
   // Metaspace: ' ' becomes the replacement, which is then prepended if missing.
+  // Both edits in one pass: the prepended character replaces the first
+  // character, which is re-inserted (HF's prepend); each ' ' is removed and the
+  // replacement inserted after it (HF's replace). A leading ' ' becomes the
+  // replacement, so nothing is prepended then.
   void metaspace() {
     const MetaspaceConfig& m = u_.metaspace;
-    if (norm_.text().find(' ') != std::string::npos) {
-      replace_all(ReplaceRule{" ", false, 1, m.replacement_utf8}, norm_, ops_);
-    }
-    const bool prepend = m.prepend == PrependScheme::Always ||
-                         (m.prepend == PrependScheme::First && norm_.origin_start() == 0);
-    if (!prepend || norm_.empty() || norm_.text().starts_with(m.replacement_utf8)) return;
+    const std::string& s = norm_.text();
+    const bool prepend = (m.prepend == PrependScheme::Always ||
+                          (m.prepend == PrependScheme::First && norm_.origin_start() == 0)) &&
+                         s[0] != ' ' && !s.starts_with(m.replacement_utf8);
+    if (!prepend && s.find(' ') == std::string::npos) return;
     ops_.clear();
-    copy_ops(norm_.text(), ops_);
-    ops_[0].change = 1;
-    ops_.insert(ops_.begin(), EditOp{m.replacement, 0});
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    for (std::size_t i = 0; i < s.size();) {
+      char32_t cp = 0;
+      i += unicode::decode(p + i, cp);
+      if (cp == U' ') {
+        ops_.push_back({EditOp::kSkip, -1});
+        ops_.push_back({m.replacement, 1});
+      } else {
+        ops_.push_back({cp, 0});
+      }
+    }
+    if (prepend) {
+      ops_[0].change = 1;
+      ops_.insert(ops_.begin(), EditOp{m.replacement, 0});
+    }
     norm_.apply(ops_);
   }
 

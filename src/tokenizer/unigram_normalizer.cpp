@@ -82,7 +82,22 @@ void run_precompiled(const PrecompiledCharsmap& map, NormalizedText& text,
   if (modified) text.apply(ops);
 }
 
+// Whether the first (or last) character of s is whitespace.
+bool whitespace_at_end(std::string_view s, bool at_back) noexcept {
+  std::size_t i = at_back ? s.size() - 1 : 0;
+  if (at_back) {
+    while (i > 0 && (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80) --i;
+  }
+  char32_t cp = 0;
+  unicode::decode(reinterpret_cast<const unsigned char*>(s.data()) + i, cp);
+  return (unicode::flags(cp) & unicode::kWhitespace) != 0;
+}
+
 void run_strip(const StripRule& rule, NormalizedText& text, std::vector<EditOp>& ops) {
+  if (!(rule.left && whitespace_at_end(text.text(), false)) &&
+      !(rule.right && whitespace_at_end(text.text(), true))) {
+    return;
+  }
   ops.clear();
   copy_ops(text.text(), ops);
   std::size_t leading = 0;
@@ -130,6 +145,7 @@ void run_lowercase(NormalizedText& text, std::vector<EditOp>& ops) {
 // Length of the match of `rule` at byte `i`, or 0.
 std::size_t match_at(const ReplaceRule& rule, std::string_view s, std::size_t i) noexcept {
   const std::string_view unit = rule.literal;
+  if (s[i] != unit[0]) return 0;
   if (!rule.repeated) return s.compare(i, unit.size(), unit) == 0 ? unit.size() : 0;
   std::size_t count = 0;
   std::size_t j = i;
