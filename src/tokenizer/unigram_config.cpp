@@ -83,10 +83,12 @@ void add_normalizer(const json& node, TokenizerData& t, std::vector<NormalizerSt
         StripRule{node.value("strip_left", false), node.value("strip_right", false)});
   } else if (type == "Lowercase") {
     steps.emplace_back(LowercaseRule{});
+  } else if (type == "NFKC") {
+    steps.emplace_back(NfkcRule{});
   } else {
     throw model_error(t.origin, "unsupported normalizer '" + type +
                                     "' for Unigram (only Sequence, Precompiled, Replace, Strip, "
-                                    "Lowercase)");
+                                    "Lowercase, NFKC)");
   }
 }
 

@@ -3,6 +3,7 @@
 #include <utf8proc.h>
 #include <string_view>
 
+#include "tokenizer/nfkc.hpp"
 #include "tokenizer/unicode.hpp"
 
 namespace akidb::embed {
@@ -196,8 +197,10 @@ void run_normalizers(const std::vector<NormalizerStep>& steps, NormalizedText& t
       replace_all(*replace, text, ops);
     } else if (const auto* strip = std::get_if<StripRule>(&step)) {
       run_strip(*strip, text, ops);
-    } else {
+    } else if (std::holds_alternative<LowercaseRule>(step)) {
       run_lowercase(text, ops);
+    } else {
+      run_nfkc(text, ops);
     }
   }
 }

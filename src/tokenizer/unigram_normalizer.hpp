@@ -1,6 +1,6 @@
 #pragma once
 // The normalizers a SentencePiece-style tokenizer.json chains (Precompiled,
-// Replace, Strip, Lowercase), each replayed on a NormalizedText with HF's
+// Replace, Strip, Lowercase, NFKC), each replayed on a NormalizedText with HF's
 // alignment rules.
 #include <cstddef>
 #include <string>
@@ -27,8 +27,10 @@ struct StripRule {
 };
 
 struct LowercaseRule {};
+struct NfkcRule {};
 
-using NormalizerStep = std::variant<PrecompiledCharsmap, ReplaceRule, StripRule, LowercaseRule>;
+using NormalizerStep =
+    std::variant<PrecompiledCharsmap, ReplaceRule, StripRule, LowercaseRule, NfkcRule>;
 
 // Applies every step in order; `ops` is scratch.
 void run_normalizers(const std::vector<NormalizerStep>& steps, NormalizedText& text,

@@ -255,6 +255,8 @@ def unigram_variant(**changes):
                                              {"type": "Replace", "pattern": {"String": "``"}, "content": "\""}]
         spec["post_processor"] = {"type": "RobertaProcessing", "sep": ["</s>", 2], "cls": ["<s>", 0],
                                   "trim_offsets": True, "add_prefix_space": False}
+    if changes.get("nfkc"):  # NFKC instead of the charsmap (utf8proc vs HF's Unicode 9 tables)
+        spec["normalizer"]["normalizers"][0] = {"type": "NFKC"}
     if "prepend_scheme" in changes:
         spec["pre_tokenizer"]["prepend_scheme"] = changes["prepend_scheme"]
     if "split" in changes:
@@ -271,6 +273,7 @@ UNIGRAM_VARIANTS = {
     "prepend_first": dict(prepend_scheme="first"),
     "prepend_never_no_split": dict(prepend_scheme="never", split=False),
     "byte_fallback": dict(byte_fallback=True),
+    "nfkc": dict(nfkc=True),
 }
 
 
