@@ -1,6 +1,7 @@
 // libFuzzer harness for the Unigram tokenizer: arbitrary bytes in, invariants
-// checked. The first byte picks the tokenizer variant and options; the rest is
-// the text. Tokenizer: $AKIDB_FUZZ_UNIGRAM, default
+// checked on four variants (as trained, published layout, byte fallback,
+// NFKC). The first byte picks the variant and options; the rest is the text.
+// Tokenizer: $AKIDB_FUZZ_UNIGRAM, default
 // tests/data/tokenizers/unigram_xlmr_like.json.
 #include <cstdint>
 #include <cstdio>
@@ -55,6 +56,11 @@ std::vector<Tokenizer> load_variants() {
   }
   bytes["pre_tokenizer"]["prepend_scheme"] = "first";
   out.push_back(Tokenizer::from_json(bytes.dump(), path + " (byte fallback)"));
+  auto nfkc = base;  // NFKC in place of the charsmap, no split
+  nfkc["normalizer"]["normalizers"][0] = json{{"type", "NFKC"}};
+  nfkc["pre_tokenizer"]["split"] = false;
+  nfkc["pre_tokenizer"]["prepend_scheme"] = "never";
+  out.push_back(Tokenizer::from_json(nfkc.dump(), path + " (NFKC)"));
   return out;
 }
 
