@@ -129,7 +129,8 @@ void load_post_processor(const json& node, TokenizerData& t) {
 void load_added_tokens(const json& node, TokenizerData& t) {
   if (!node.is_array()) return;
   for (const auto& token : node) {
-    AddedToken added{token.at("content").get<std::string>(), token.at("id").get<std::int32_t>()};
+    AddedToken added{token.at("content").get<std::string>(), token.at("id").get<std::int32_t>(),
+                     token.value("lstrip", false), token.value("rstrip", false)};
     if (added.content.empty()) continue;
     t.added_first_byte[static_cast<unsigned char>(added.content[0])] = true;
     t.added.push_back(std::move(added));

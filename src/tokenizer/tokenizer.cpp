@@ -69,20 +69,19 @@ class Encoder {
     std::size_t segment_start = 0;
     const std::size_t n = text_.size();
     for (std::size_t i = 0; i < n && !t_.added.empty();) {
-      const std::size_t len = added_match(i);
-      if (len == 0) {
+      const AddedToken* added = match_added_token(t_, text_, i);
+      if (added == nullptr) {
         ++i;
         continue;
       }
-      segment(segment_start, i);
-      emit(added_id_, static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(i + len));
-      i += len;
+      const auto [start, end] = added_match_range(*added, text_, i, segment_start);
+      segment(segment_start, start);
+      emit(added->id, static_cast<std::uint32_t>(start), static_cast<std::uint32_t>(end));
+      i = end;
       segment_start = i;
     }
     segment(segment_start, n);
   }
-
-  std::size_t added_match(std::size_t i) { return match_added_token(t_, text_, i, added_id_); }
 
   void segment(std::size_t begin, std::size_t end) {
     const auto* p = reinterpret_cast<const unsigned char*>(text_.data());
@@ -263,7 +262,6 @@ class Encoder {
   std::size_t limit_;  // content tokens kept
   bool offsets_;
   std::size_t count_ = 0;  // content tokens seen
-  std::int32_t added_id_ = 0;
   WordBuffer word_;
   std::array<Mark, kMaxMarks> marks_{};  // combining marks waiting for canonical ordering
   std::size_t marks_size_ = 0;

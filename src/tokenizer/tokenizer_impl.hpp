@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "akidb/embed/tokenizer.hpp"
@@ -17,6 +18,8 @@ namespace akidb::embed {
 struct AddedToken {
   std::string content;
   std::int32_t id = 0;
+  bool lstrip = false;  // the match takes the whitespace before it
+  bool rstrip = false;  // ... and after it
 };
 
 struct SpecialPiece {
@@ -65,19 +68,21 @@ struct TokenizerData {
   std::size_t truncation_max_length = 0;
 };
 
-// Length of the added token that starts at byte i of text (longest first), or 0;
-// its id goes to `id`.
-inline std::size_t match_added_token(const TokenizerData& t, std::string_view text, std::size_t i,
-                                     std::int32_t& id) noexcept {
-  if (!t.added_first_byte[static_cast<unsigned char>(text[i])]) return 0;
+// The added token that starts at byte i of text (longest first), or null.
+inline const AddedToken* match_added_token(const TokenizerData& t, std::string_view text,
+                                           std::size_t i) noexcept {
+  if (!t.added_first_byte[static_cast<unsigned char>(text[i])]) return nullptr;
   for (const auto& a : t.added) {
-    if (text.compare(i, a.content.size(), a.content) == 0) {
-      id = a.id;
-      return a.content.size();
-    }
+    if (text.compare(i, a.content.size(), a.content) == 0) return &a;
   }
-  return 0;
+  return nullptr;
 }
+
+// The byte range of a match of `a` at byte i, widened over whitespace (Rust
+// char::is_whitespace) by lstrip, not before `floor` (the end of the previous
+// match), and by rstrip, as HF's AddedVocabulary does.
+std::pair<std::size_t, std::size_t> added_match_range(const AddedToken& a, std::string_view text,
+                                                      std::size_t i, std::size_t floor) noexcept;
 
 // Parses tokenizer.json text; throws Error(ModelError) naming `origin`.
 TokenizerData parse_tokenizer_json(std::string_view json, const std::string& origin);

@@ -95,17 +95,17 @@ class UnigramEncoder {
   void split_added_tokens() {
     std::size_t segment_start = 0;
     const std::size_t n = text_.size();
-    std::int32_t id = 0;
     for (std::size_t i = 0; i < n && !t_.added.empty();) {
-      const std::size_t len = match_added_token(t_, text_, i, id);
-      if (len == 0) {
+      const AddedToken* added = match_added_token(t_, text_, i);
+      if (added == nullptr) {
         ++i;
         continue;
       }
-      segment(segment_start, i);
-      emit(id, Span{static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(i + len)},
-           text_.substr(i, len));
-      i += len;
+      const auto [start, end] = added_match_range(*added, text_, i, segment_start);
+      segment(segment_start, start);
+      emit(added->id, Span{static_cast<std::uint32_t>(start), static_cast<std::uint32_t>(end)},
+           text_.substr(start, end - start));
+      i = end;
       segment_start = i;
     }
     segment(segment_start, n);

@@ -246,6 +246,9 @@ UNIGRAM_ALPHABETS["special"] = ["<s>", "</s>", "<pad>", "<unk>", "<mask>", "<s",
 def unigram_variant(**changes):
     spec = json.loads(UNIGRAM_JSON.read_text(encoding="utf-8"))
     norms = spec["normalizer"]["normalizers"]
+    for token in spec["added_tokens"]:
+        token["lstrip"] = token["content"] in changes.get("lstrip", ())
+        token["rstrip"] = token["content"] in changes.get("rstrip", ())
     if changes.get("published"):  # the xlm-roberta-base layout: no Strip, "  +" -> " ", RobertaProcessing
         spec["normalizer"]["normalizers"] = [norms[0], {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}]
         spec["post_processor"] = {"type": "RobertaProcessing", "sep": ["</s>", 2], "cls": ["<s>", 0],
@@ -268,11 +271,11 @@ def unigram_variant(**changes):
 
 
 UNIGRAM_VARIANTS = {
-    "published_layout": dict(published=True),
+    "published_layout": dict(published=True, lstrip=("<mask>",)),  # as xlm-roberta-base
     "no_charsmap_trim_offsets": dict(no_charsmap=True),
     "prepend_first": dict(prepend_scheme="first"),
     "prepend_never_no_split": dict(prepend_scheme="never", split=False),
-    "byte_fallback": dict(byte_fallback=True),
+    "byte_fallback": dict(byte_fallback=True, lstrip=("<pad>",), rstrip=("<pad>", "</s>")),
     "nfkc": dict(nfkc=True),
 }
 
