@@ -50,6 +50,13 @@ PrecompiledCharsmap PrecompiledCharsmap::from_bytes(std::string_view bytes,
                         field + "trie entry " + std::to_string(pos) + " points outside the map");
     }
   }
+  for (std::size_t b = 0; b < map.ascii_.size(); ++b) {
+    const char c = static_cast<char>(b);
+    if (const auto norm = map.transform(std::string_view(&c, 1))) {
+      map.ascii_[b] = {true, static_cast<std::uint32_t>(norm->data() - map.normalized_.data()),
+                       static_cast<std::uint32_t>(norm->size())};
+    }
+  }
   return map;
 }
 

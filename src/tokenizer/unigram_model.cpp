@@ -53,9 +53,9 @@ void UnigramModel::relax(UnigramLattice& lattice, std::size_t from, std::size_t 
                          double score) const noexcept {
   const double candidate = score + lattice.nodes[from].score;
   auto& target = lattice.nodes[to];
-  if (target.start < 0 || candidate > target.score) {
+  if (target.start == UnigramLattice::kUnreached || candidate > target.score) {
     target.score = candidate;
-    target.start = static_cast<std::int32_t>(from);
+    target.start = static_cast<std::uint32_t>(from);
     target.id = id;
   }
 }
@@ -88,7 +88,7 @@ void UnigramModel::backtrack(std::size_t size, const UnigramLattice& lattice,
   out.clear();
   for (std::size_t end = size; end > 0;) {
     const auto& node = lattice.nodes[end];
-    const auto start = static_cast<std::uint32_t>(node.start);
+    const std::uint32_t start = node.start;
     const bool unknown = node.id == unk_id_;
     if (unknown && !out.empty() && out.back().unknown) {
       out.back().begin = start;

@@ -25,9 +25,10 @@ struct UnigramToken {
 
 // Per-call scratch for the Viterbi lattice (reused across pieces).
 struct UnigramLattice {
+  static constexpr std::uint32_t kUnreached = 0xFFFFFFFF;
   struct Node {
     double score = 0.0;
-    std::int32_t start = -1;  // -1: not reached
+    std::uint32_t start = kUnreached;
     std::int32_t id = 0;
   };
   std::vector<Node> nodes;

@@ -35,6 +35,14 @@ void push_replacement(std::vector<EditOp>& ops, std::string_view old_part,
 // fails) character by character.
 bool precompile_grapheme(const PrecompiledCharsmap& map, std::string_view g,
                          std::vector<EditOp>& ops) {
+  if (g.size() == 1 && static_cast<unsigned char>(g[0]) < 0x80) {
+    if (const auto norm = map.transform_ascii(g[0])) {
+      push_replacement(ops, g, *norm);
+      return true;
+    }
+    ops.push_back({static_cast<char32_t>(g[0]), 0});
+    return false;
+  }
   if (g.size() < 6) {
     if (const auto norm = map.transform(g)) {
       push_replacement(ops, g, *norm);
@@ -58,6 +66,17 @@ bool precompile_grapheme(const PrecompiledCharsmap& map, std::string_view g,
   return modified;
 }
 
+// Between two ASCII characters there is always a boundary except inside CR LF,
+// and the state utf8proc would carry is that of a plain character (reset).
+bool grapheme_break(char32_t prev, char32_t cp, utf8proc_int32_t& state) noexcept {
+  if (prev < 0x80 && cp < 0x80) {
+    state = 0;
+    return !(prev == U'\r' && cp == U'\n');
+  }
+  return utf8proc_grapheme_break_stateful(static_cast<utf8proc_int32_t>(prev),
+                                          static_cast<utf8proc_int32_t>(cp), &state);
+}
+
 void run_precompiled(const PrecompiledCharsmap& map, NormalizedText& text,
                      std::vector<EditOp>& ops) {
   ops.clear();
@@ -70,8 +89,7 @@ void run_precompiled(const PrecompiledCharsmap& map, NormalizedText& text,
   for (std::size_t i = 0; i < s.size();) {
     char32_t cp = 0;
     const std::size_t len = unicode::decode(p + i, cp);
-    if (i > 0 && utf8proc_grapheme_break_stateful(static_cast<utf8proc_int32_t>(prev),
-                                                  static_cast<utf8proc_int32_t>(cp), &state)) {
+    if (i > 0 && grapheme_break(prev, cp, state)) {
       modified |= precompile_grapheme(map, std::string_view(s).substr(start, i - start), ops);
       start = i;
     }

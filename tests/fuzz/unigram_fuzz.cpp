@@ -44,6 +44,7 @@ std::vector<Tokenizer> load_variants() {
                    json::parse(R"({"type":"Replace","pattern":{"Regex":" {2,}"},"content":" "})")});
   published["post_processor"] = json::parse(
       R"({"type":"RobertaProcessing","sep":["</s>",2],"cls":["<s>",0],"trim_offsets":true,"add_prefix_space":true})");
+  for (auto& token : published["added_tokens"]) token["lstrip"] = token["content"] == "<mask>";
   out.push_back(Tokenizer::from_json(published.dump(), path + " (published layout)"));
   auto bytes = base;  // no charsmap, byte fallback, prepend first
   bytes["normalizer"] = json::parse(
@@ -55,6 +56,7 @@ std::vector<Tokenizer> load_variants() {
     bytes["model"]["vocab"].push_back({name, -30.0});
   }
   bytes["pre_tokenizer"]["prepend_scheme"] = "first";
+  for (auto& token : bytes["added_tokens"]) token["rstrip"] = token["content"] == "</s>";
   out.push_back(Tokenizer::from_json(bytes.dump(), path + " (byte fallback)"));
   auto nfkc = base;  // NFKC in place of the charsmap, no split
   nfkc["normalizer"]["normalizers"][0] = json{{"type", "NFKC"}};
