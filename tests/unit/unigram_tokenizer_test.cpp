@@ -199,6 +199,38 @@ TEST(UnigramTokenizer, FixtureKnownIds) {
   EXPECT_EQ(tok.encode("Ein <s>x</s>").ids, (Ids{0, 72, 0, 4, 628, 2, 2}));
 }
 
+TEST(UnigramTokenizer, AddedTokenLstripRstripTakeTheWhitespace) {
+  json spec = read_fixture();
+  for (auto& token : spec["added_tokens"]) {
+    token["lstrip"] = token["content"] == "<mask>";
+    token["rstrip"] = token["content"] == "</s>";
+  }
+  const Tokenizer tok = Tokenizer::from_json(spec.dump(), "lstrip.json");
+  const EncodeOptions with_offsets{0, true, true};
+  EXPECT_EQ(tok.encode("a <mask> b", with_offsets).ids, (Ids{0, 9, 8001, 216, 2}));
+  EXPECT_EQ(tok.encode("a <mask> b", with_offsets).offsets,
+            (Offsets{{0, 0}, {0, 1}, {1, 8}, {8, 10}, {0, 0}}));
+  EXPECT_EQ(tok.encode("x</s>  y", with_offsets).ids, (Ids{0, 4, 628, 2, 80, 2}));
+  EXPECT_EQ(tok.encode("x</s>  y", with_offsets).offsets,
+            (Offsets{{0, 0}, {0, 1}, {0, 1}, {1, 7}, {7, 8}, {0, 0}}));
+}
+
+TEST(UnigramTokenizer, NfkcComposesWithHfAlignments) {
+  json spec = read_fixture();
+  spec["normalizer"]["normalizers"][0] = json{{"type", "NFKC"}};
+  const Tokenizer tok = Tokenizer::from_json(spec.dump(), "nfkc.json");
+  const EncodeOptions with_offsets{0, true, true};
+  // The fullwidth A and its mark compose to Á, aligned with the A alone.
+  const Encoding a = tok.encode("\uFB01ne \uFF21\u0301 x", with_offsets);
+  EXPECT_EQ(a.ids, (Ids{0, 1723, 11, 4, 7811, 4, 628, 2}));
+  EXPECT_EQ(a.offsets,
+            (Offsets{{0, 0}, {0, 4}, {4, 5}, {5, 6}, {6, 9}, {11, 12}, {12, 13}, {0, 0}}));
+  // Marks are reordered (dot below first) before composing.
+  const Encoding b = tok.encode("e\u0301\u0323 \u1E9B\u0323", with_offsets);
+  EXPECT_EQ(b.ids, (Ids{0, 4, 3, 4, 3, 2}));
+  EXPECT_EQ(b.offsets, (Offsets{{0, 0}, {0, 1}, {0, 5}, {5, 6}, {6, 9}, {0, 0}}));
+}
+
 TEST(UnigramTokenizer, MissingUnkIdFailsOnUnknownInput) {
   json spec = tiny_spec();
   spec["model"]["unk_id"] = nullptr;
