@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "akidb/embed/error.hpp"
+#include "akidb/embed/tokenizer.hpp"
 #include "tokenizer/base64.hpp"
 
 namespace akidb::embed {
@@ -40,6 +41,17 @@ PrecompiledCharsmap PrecompiledCharsmap::from_bytes(std::string_view bytes,
     map.units_[i] = read_u32_le(bytes.data() + 4 + 4 * i);
   }
   map.normalized_.assign(bytes.substr(4 + trie_bytes));
+  // Replacements are spliced into the text, so they must be valid UTF-8.
+  for (std::size_t start = 0; start < map.normalized_.size();) {
+    std::size_t end = map.normalized_.find('\0', start);
+    if (end == std::string::npos) end = map.normalized_.size();
+    if (const auto bad =
+            find_invalid_utf8(std::string_view(map.normalized_).substr(start, end - start))) {
+      throw model_error(origin, field + "replacement at byte " + std::to_string(start + *bad) +
+                                    " is not valid UTF-8");
+    }
+    start = end + 1;
+  }
   // Every leaf must point inside the unit array, and its value inside the strings.
   for (std::size_t pos = 0; pos < map.units_.size(); ++pos) {
     const std::uint32_t unit = map.units_[pos];

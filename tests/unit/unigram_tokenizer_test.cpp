@@ -98,6 +98,10 @@ TEST(PrecompiledCharsmap, CorruptMapsAreModelErrors) {
   bad_value[4 + 97 * 4] = 0x40;  // leaf value 64, past the 2-byte strings
   expect_model_error([&] { PrecompiledCharsmap::from_bytes(bad_value, "f.json"); },
                      "points outside the map");
+  std::string bad_utf8 = tiny_charsmap();
+  bad_utf8[bad_utf8.size() - 2] = '\xC3';  // "X" becomes a truncated 2-byte sequence
+  expect_model_error([&] { PrecompiledCharsmap::from_bytes(bad_utf8, "f.json"); },
+                     "is not valid UTF-8");
 }
 
 json tiny_spec() {
