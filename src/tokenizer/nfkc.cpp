@@ -32,6 +32,9 @@ int ccc_of(char32_t c) noexcept { return c < 0x300 ? 0 : unicode::combining_clas
 // buffer, honouring composition exclusions and Hangul).
 std::optional<char32_t> compose(char32_t a, char32_t b) noexcept {
   if (b < 0x300) return std::nullopt;  // every second element is a mark or a jamo
+  // utf8proc folds U+11A7 (T_BASE, not a trailing consonant) into an LV
+  // syllable, dropping it; HF (and Unicode) leave the pair alone.
+  if (b == 0x11A7) return std::nullopt;
   std::array<utf8proc_int32_t, 2> buffer{static_cast<utf8proc_int32_t>(a),
                                          static_cast<utf8proc_int32_t>(b)};
   const auto n = utf8proc_normalize_utf32(buffer.data(), 2, UTF8PROC_COMPOSE);

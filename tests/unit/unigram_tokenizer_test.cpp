@@ -233,6 +233,11 @@ TEST(UnigramTokenizer, NfkcComposesWithHfAlignments) {
   const Encoding b = tok.encode("e\u0301\u0323 \u1E9B\u0323", with_offsets);
   EXPECT_EQ(b.ids, (Ids{0, 4, 3, 4, 3, 2}));
   EXPECT_EQ(b.offsets, (Offsets{{0, 0}, {0, 1}, {0, 5}, {5, 6}, {6, 9}, {0, 0}}));
+  // U+11A7 is not a trailing consonant: utf8proc would fold it into the LV
+  // syllable and drop it; HF keeps it (the unknown run covers all three).
+  const Encoding c = tok.encode("\uAC38\u11A7\u11B2 x", with_offsets);
+  EXPECT_EQ(c.ids, (Ids{0, 4, 3, 4, 628, 2}));
+  EXPECT_EQ(c.offsets, (Offsets{{0, 0}, {0, 3}, {0, 9}, {9, 10}, {10, 11}, {0, 0}}));
 }
 
 TEST(UnigramTokenizer, MissingUnkIdFailsOnUnknownInput) {
