@@ -66,12 +66,25 @@ bool precompile_grapheme(const PrecompiledCharsmap& map, std::string_view g,
   return modified;
 }
 
+// Unassigned default-ignorable code points are Grapheme_Cluster_Break=Control
+// (UAX #29), which HF's segmentation honours and utf8proc 2.8 does not.
+bool unassigned_control(char32_t cp) noexcept {
+  const bool ignorable_range =
+      cp == 0x2065 || (cp >= 0xFFF0 && cp <= 0xFFF8) || (cp >= 0xE0000 && cp <= 0xE0FFF);
+  return ignorable_range &&
+         utf8proc_category(static_cast<utf8proc_int32_t>(cp)) == UTF8PROC_CATEGORY_CN;
+}
+
 // Between two ASCII characters there is always a boundary except inside CR LF,
 // and the state utf8proc would carry is that of a plain character (reset).
 bool grapheme_break(char32_t prev, char32_t cp, utf8proc_int32_t& state) noexcept {
   if (prev < 0x80 && cp < 0x80) {
     state = 0;
     return !(prev == U'\r' && cp == U'\n');
+  }
+  if (unassigned_control(prev) || unassigned_control(cp)) {  // GB4, GB5
+    state = 0;
+    return true;
   }
   return utf8proc_grapheme_break_stateful(static_cast<utf8proc_int32_t>(prev),
                                           static_cast<utf8proc_int32_t>(cp), &state);

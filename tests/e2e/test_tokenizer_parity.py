@@ -301,3 +301,23 @@ def test_unigram_variants(name, tmp_path):
     texts = (edge_cases() + stsb_sentences()[::10]
              + generated_texts(10_000, seed=zlib.crc32(name.encode()), alphabets=UNIGRAM_ALPHABETS))
     compare(texts, path)
+
+
+# Cases that random strings hit about once in 100,000: grapheme boundaries at
+# unassigned default-ignorable code points (Control in UAX #29), CR LF with
+# marks, short graphemes whose first character the charsmap maps, U+11A7 after
+# an LV syllable (NFKC).
+UNIGRAM_EDGE_CASES = [
+    "\U000e04d2\u200c\u0591\u05d0", "x\u2065\u200c\u0591", "\ufff0\u200c\u0591 \U000e0001\u200c\u0591",
+    "\r\n\u0301a", "a\r\n\u0301", "\uff21\u0301\u0302", "\uff21\u0301\u0302\u0303", "\u3000\u0301 x",
+    "\uac38\u11a7\u11b2 x", "\u1100\u1161\u11a7\u11a8", "\u00bd\u0301 \u2460\u20dd", "\U0001f1e6\U0001f1e8\u0301",
+]
+
+
+@pytest.mark.parametrize("name", ["base", "nfkc", "prepend_never_no_split"])
+def test_unigram_grapheme_edge_cases(name, tmp_path):
+    path = UNIGRAM_JSON
+    if name != "base":
+        path = tmp_path / "tokenizer.json"
+        path.write_text(json.dumps(unigram_variant(**UNIGRAM_VARIANTS[name])), encoding="utf-8")
+    compare(UNIGRAM_EDGE_CASES + [" ".join(UNIGRAM_EDGE_CASES)], path)
