@@ -12,7 +12,7 @@ FUZZ_SECONDS ?= 30
 PREFIX ?= /usr/local
 
 .PHONY: all setup setup-dev build install run test sanitize format format-check bench bench-all \
-  bench-compare golden fuzz container test-container clean
+  bench-compare golden fuzz fuzz-unigram container test-container clean
 
 all: build
 
@@ -81,6 +81,16 @@ container:
 # Smoke tests against the image; skipped with the reason when podman is absent.
 test-container: setup-dev
 	@deploy/test-image.sh
+
+# The same for the Unigram (SentencePiece) tokenizer on the committed fixture.
+fuzz-unigram: setup-dev
+	@cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 \
+	  -DAKIDB_FUZZ=ON -DAKIDB_NATIVE=OFF >/dev/null
+	@cmake --build build-fuzz --target unigram_fuzz -j $(JOBS)
+	@mkdir -p build-fuzz/corpus-unigram
+	@AKIDB_FUZZ_UNIGRAM=tests/data/tokenizers/unigram_xlmr_like.json build-fuzz/unigram_fuzz \
+	  -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=build-fuzz/ \
+	  build-fuzz/corpus-unigram tests/fuzz/corpus
 
 clean:
 	rm -rf build build-asan build-fuzz

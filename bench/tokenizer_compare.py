@@ -3,7 +3,8 @@
 
 Both sides encode the same sentences with the same tokenizer.json, truncation at
 --max-length and no padding, on one thread (RAYON_NUM_THREADS=1,
-TOKENIZERS_PARALLELISM=false for the oracle). Prints a JSON summary.
+TOKENIZERS_PARALLELISM=false for the oracle). Prints a JSON summary with wall
+and process-CPU time per sentence (the CPU figures hold up on a busy machine).
 
   .venv/bin/python bench/tokenizer_compare.py --binary build/akidb-tokenize \
       --tokenizer models/all-MiniLM-L6-v2/tokenizer.json
@@ -38,6 +39,7 @@ def load_sentences(stsb_dir, pattern):
 
 def time_hf(tok, texts, seconds, batch):
     n_sentences = n_tokens = 0
+    cpu_start = time.process_time()
     start = time.perf_counter()
     while True:
         if batch:
@@ -49,8 +51,10 @@ def time_hf(tok, texts, seconds, batch):
         elapsed = time.perf_counter() - start
         if elapsed >= seconds:
             break
+    cpu = time.process_time() - cpu_start
     return {"sentences": n_sentences, "seconds": elapsed, "sentences_per_s": n_sentences / elapsed,
-            "tokens_per_s": n_tokens / elapsed, "us_per_sentence": elapsed * 1e6 / n_sentences}
+            "tokens_per_s": n_tokens / elapsed, "us_per_sentence": elapsed * 1e6 / n_sentences,
+            "cpu_us_per_sentence": cpu * 1e6 / n_sentences}
 
 
 def cpu_name():
@@ -104,6 +108,11 @@ def main():
         "ratio_vs_hf_batch": {
             "ids_only": ours["ids_only"]["sentences_per_s"] / hf_batch["sentences_per_s"],
             "with_offsets": ours["with_offsets"]["sentences_per_s"] / hf_batch["sentences_per_s"],
+        },
+        # CPU time of each side's process: steadier than wall time on a loaded machine.
+        "cpu_ratio_vs_hf_batch": {
+            "ids_only": hf_batch["cpu_us_per_sentence"] / ours["ids_only"]["cpu_us_per_sentence"],
+            "with_offsets": hf_batch["cpu_us_per_sentence"] / ours["with_offsets"]["cpu_us_per_sentence"],
         },
     }
     print(json.dumps(result, indent=2))

@@ -6,6 +6,7 @@
 #include "akidb/embed/error.hpp"
 #include "tokenizer/tokenizer_impl.hpp"
 #include "tokenizer/unicode.hpp"
+#include "tokenizer/unigram_config.hpp"
 
 namespace akidb::embed {
 namespace {
@@ -20,10 +21,14 @@ std::string type_of(const json& node) {
 
 void load_model(const json& model, TokenizerData& t) {
   const std::string type = type_of(model);
+  if (type == "Unigram") {
+    load_unigram_model(model, t);
+    return;
+  }
   if (type != "WordPiece") {
     throw model_error(t.origin, "unsupported tokenizer model type '" +
                                     (type.empty() ? std::string("none") : type) +
-                                    "' (only WordPiece)");
+                                    "' (only WordPiece, Unigram)");
   }
   t.unk_token = model.value("unk_token", std::string("[UNK]"));
   t.prefix = model.value("continuing_subword_prefix", std::string("##"));
@@ -48,6 +53,10 @@ void load_model(const json& model, TokenizerData& t) {
 }
 
 void load_normalizer(const json& node, TokenizerData& t) {
+  if (t.unigram) {
+    load_unigram_normalizer(node, t);
+    return;
+  }
   if (node.is_null()) return;
   const std::string type = type_of(node);
   if (type != "BertNormalizer") {
@@ -61,6 +70,10 @@ void load_normalizer(const json& node, TokenizerData& t) {
 }
 
 void load_pre_tokenizer(const json& node, TokenizerData& t) {
+  if (t.unigram) {
+    load_unigram_pre_tokenizer(node, t);
+    return;
+  }
   const std::string type = type_of(node);
   if (type != "BertPreTokenizer") {
     throw model_error(t.origin, "unsupported pre_tokenizer '" + type + "' (only BertPreTokenizer)");
@@ -97,12 +110,17 @@ void load_post_processor(const json& node, TokenizerData& t) {
   const std::string type = type_of(node);
   if (type == "TemplateProcessing") {
     load_template(node, t);
-  } else if (type == "BertProcessing") {
+  } else if (type == "BertProcessing" || type == "RobertaProcessing") {
     t.before.push_back({node.at("cls").at(1).get<std::int32_t>(), 0});
     t.after.push_back({node.at("sep").at(1).get<std::int32_t>(), 0});
+    if (type == "RobertaProcessing") {
+      t.trim_offsets = node.value("trim_offsets", true);
+      t.add_prefix_space = node.value("add_prefix_space", true);
+    }
   } else {
-    throw model_error(t.origin, "unsupported post_processor '" + type +
-                                    "' (only TemplateProcessing, BertProcessing)");
+    throw model_error(t.origin,
+                      "unsupported post_processor '" + type +
+                          "' (only TemplateProcessing, BertProcessing, RobertaProcessing)");
   }
   if (!t.before.empty()) t.cls_id = t.before.front().id;
   if (!t.after.empty()) t.sep_id = t.after.front().id;
@@ -111,7 +129,8 @@ void load_post_processor(const json& node, TokenizerData& t) {
 void load_added_tokens(const json& node, TokenizerData& t) {
   if (!node.is_array()) return;
   for (const auto& token : node) {
-    AddedToken added{token.at("content").get<std::string>(), token.at("id").get<std::int32_t>()};
+    AddedToken added{token.at("content").get<std::string>(), token.at("id").get<std::int32_t>(),
+                     token.value("lstrip", false), token.value("rstrip", false)};
     if (added.content.empty()) continue;
     t.added_first_byte[static_cast<unsigned char>(added.content[0])] = true;
     t.added.push_back(std::move(added));
@@ -133,14 +152,15 @@ void load_truncation_padding(const json& root, TokenizerData& t) {
   const json& padding = root.value("padding", json());
   if (padding.is_object() && padding.contains("pad_id")) {
     t.pad_id = padding.at("pad_id").get<std::int32_t>();
-  } else if (const auto id = t.vocab.find("[PAD]"); id != VocabMap::kMissing) {
+  } else if (const auto id = t.vocab.find(t.unigram ? "<pad>" : "[PAD]");
+             id != VocabMap::kMissing) {
     t.pad_id = id;
   }
 }
 
 void fill_defaults(TokenizerData& t) {
-  if (t.cls_id < 0) t.cls_id = t.vocab.find("[CLS]");
-  if (t.sep_id < 0) t.sep_id = t.vocab.find("[SEP]");
+  if (t.cls_id < 0) t.cls_id = t.vocab.find(t.unigram ? "<s>" : "[CLS]");
+  if (t.sep_id < 0) t.sep_id = t.vocab.find(t.unigram ? "</s>" : "[SEP]");
   for (std::size_t c = 0; c < t.ascii_flags.size(); ++c) {
     t.ascii_flags[c] = unicode::flags(static_cast<char32_t>(c));
   }

@@ -9,6 +9,7 @@
 #include "akidb/embed/error.hpp"
 #include "tokenizer/tokenizer_impl.hpp"
 #include "tokenizer/unicode.hpp"
+#include "tokenizer/unigram_encoder.hpp"
 #include "tokenizer/word_buffer.hpp"
 
 namespace akidb::embed {
@@ -68,28 +69,18 @@ class Encoder {
     std::size_t segment_start = 0;
     const std::size_t n = text_.size();
     for (std::size_t i = 0; i < n && !t_.added.empty();) {
-      const std::size_t len = added_match(i);
-      if (len == 0) {
+      const AddedToken* added = match_added_token(t_, text_, i);
+      if (added == nullptr) {
         ++i;
         continue;
       }
-      segment(segment_start, i);
-      emit(added_id_, static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(i + len));
-      i += len;
+      const auto [start, end] = added_match_range(*added, text_, i, segment_start);
+      segment(segment_start, start);
+      emit(added->id, static_cast<std::uint32_t>(start), static_cast<std::uint32_t>(end));
+      i = end;
       segment_start = i;
     }
     segment(segment_start, n);
-  }
-
-  std::size_t added_match(std::size_t i) {
-    if (!t_.added_first_byte[static_cast<unsigned char>(text_[i])]) return 0;
-    for (const auto& a : t_.added) {  // longest first
-      if (text_.compare(i, a.content.size(), a.content) == 0) {
-        added_id_ = a.id;
-        return a.content.size();
-      }
-    }
-    return 0;
   }
 
   void segment(std::size_t begin, std::size_t end) {
@@ -271,7 +262,6 @@ class Encoder {
   std::size_t limit_;  // content tokens kept
   bool offsets_;
   std::size_t count_ = 0;  // content tokens seen
-  std::int32_t added_id_ = 0;
   WordBuffer word_;
   std::array<Mark, kMaxMarks> marks_{};  // combining marks waiting for canonical ordering
   std::size_t marks_size_ = 0;
@@ -330,7 +320,12 @@ void Tokenizer::encode(std::string_view text, Encoding& out, const EncodeOptions
   if (const auto bad = find_invalid_utf8(text)) {
     throw invalid_request("invalid UTF-8 at byte offset " + std::to_string(*bad));
   }
-  Encoder(*impl_, text, out, content_limit(*impl_, options), options.with_offsets).run();
+  const std::size_t limit = content_limit(*impl_, options);
+  if (impl_->unigram) {
+    encode_unigram(*impl_, text, out, limit, options.with_offsets);
+    return;
+  }
+  Encoder(*impl_, text, out, limit, options.with_offsets).run();
 }
 
 Encoding Tokenizer::encode(std::string_view text, const EncodeOptions& options) const {

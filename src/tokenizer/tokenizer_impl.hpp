@@ -3,11 +3,14 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "akidb/embed/tokenizer.hpp"
+#include "tokenizer/unigram_pipeline.hpp"
 #include "tokenizer/vocab.hpp"
 
 namespace akidb::embed {
@@ -15,6 +18,8 @@ namespace akidb::embed {
 struct AddedToken {
   std::string content;
   std::int32_t id = 0;
+  bool lstrip = false;  // the match takes the whitespace before it
+  bool rstrip = false;  // ... and after it
 };
 
 struct SpecialPiece {
@@ -50,11 +55,34 @@ struct TokenizerData {
   std::vector<SpecialPiece> after;
   std::int32_t sequence_type_id = 0;
 
+  // RobertaProcessing: trim whitespace from token offsets (Unigram path).
+  bool trim_offsets = false;
+  bool add_prefix_space = true;
+
+  // Unigram model (null for WordPiece): the encoder dispatches on it.
+  std::unique_ptr<UnigramPipeline> unigram;
+
   std::int32_t cls_id = -1;
   std::int32_t sep_id = -1;
   std::int32_t pad_id = 0;
   std::size_t truncation_max_length = 0;
 };
+
+// The added token that starts at byte i of text (longest first), or null.
+inline const AddedToken* match_added_token(const TokenizerData& t, std::string_view text,
+                                           std::size_t i) noexcept {
+  if (!t.added_first_byte[static_cast<unsigned char>(text[i])]) return nullptr;
+  for (const auto& a : t.added) {
+    if (text.compare(i, a.content.size(), a.content) == 0) return &a;
+  }
+  return nullptr;
+}
+
+// The byte range of a match of `a` at byte i, widened over whitespace (Rust
+// char::is_whitespace) by lstrip, not before `floor` (the end of the previous
+// match), and by rstrip, as HF's AddedVocabulary does.
+std::pair<std::size_t, std::size_t> added_match_range(const AddedToken& a, std::string_view text,
+                                                      std::size_t i, std::size_t floor) noexcept;
 
 // Parses tokenizer.json text; throws Error(ModelError) naming `origin`.
 TokenizerData parse_tokenizer_json(std::string_view json, const std::string& origin);

@@ -1,6 +1,7 @@
 #pragma once
-// BERT WordPiece tokenizer loaded from a Hugging Face tokenizer.json, with
-// exact id parity with the `tokenizers` library.
+// BERT WordPiece or SentencePiece Unigram (XLM-R style) tokenizer loaded from a
+// Hugging Face tokenizer.json, with exact id and offset parity with the
+// `tokenizers` library (docs/tokenizer.md).
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -14,7 +15,7 @@
 namespace akidb::embed {
 
 struct Encoding {
-  std::vector<std::int32_t> ids;  // [CLS] ... [SEP], after truncation
+  std::vector<std::int32_t> ids;  // [CLS] ... [SEP] (or <s> ... </s>), after truncation
   std::vector<std::int32_t> type_ids;
   // Byte offsets [start, end) of each token into the input; (0, 0) for
   // special tokens. Filled only when asked for.
@@ -36,8 +37,8 @@ std::optional<std::size_t> find_invalid_utf8(std::string_view text) noexcept;
 
 class Tokenizer {
  public:
-  // Throws Error(ModelError) naming the file when it is missing, corrupt or of
-  // an unsupported kind (BPE, Unigram, ...).
+  // Throws Error(ModelError) naming the file (and the field) when it is
+  // missing, corrupt or of an unsupported kind (BPE, WordLevel, ...).
   static Tokenizer from_file(const std::filesystem::path& path);
   static Tokenizer from_json(std::string_view json, const std::string& origin);
 
@@ -53,6 +54,7 @@ class Tokenizer {
   std::size_t vocab_size() const noexcept;
   std::optional<std::int32_t> token_to_id(std::string_view token) const;
   std::string_view id_to_token(std::int32_t id) const;  // empty when out of range
+  // The post-processor's first / last special token ([CLS]/[SEP], <s>/</s>).
   std::int32_t cls_id() const noexcept;
   std::int32_t sep_id() const noexcept;
   std::int32_t pad_id() const noexcept;
