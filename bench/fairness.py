@@ -46,7 +46,9 @@ def free_port() -> int:
 def start_server(binary: str, model: str, extra: list[str]) -> tuple[subprocess.Popen, str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([binary, "serve", "--model", model, "--port", str(port), *extra],
+    # The bulk request may take minutes on a busy machine: no 504 for it.
+    proc = subprocess.Popen([binary, "serve", "--model", model, "--port", str(port),
+                             "--request-timeout-ms", "600000", *extra],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env={**os.environ, "ORT_DISABLE_TELEMETRY": "1"})
     deadline = time.monotonic() + 60
