@@ -1,0 +1,197 @@
+// akidb-native-bench: the native engine against ONNX Runtime (OnnxProvider,
+// variant "opt") in the same process, same thread count. Both sides are timed
+// text in -> normalized vectors out: the native side includes tokenization,
+// mean pooling and L2 normalization, like OnnxProvider::embed_batch.
+//
+//   akidb-native-bench --model DIR --stsb stsb-en-test.csv [--threads 2]
+//
+// DIR must hold model.safetensors + config.json (native) and model.opt.onnx
+// (ORT), i.e. a directory written by the current prepare_model.
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "akidb/embed/native_engine.hpp"
+#include "akidb/embed/onnx_provider.hpp"
+#include "akidb/embed/tokenizer.hpp"
+#include "cli/sts_data.hpp"
+
+namespace {
+
+using namespace akidb::embed;
+using Clock = std::chrono::steady_clock;
+
+// Tokenize + run + mean pool + normalize, reusing its buffers.
+class NativeEmbedder {
+ public:
+  NativeEmbedder(NativeEngine& engine, const Tokenizer& tokenizer)
+      : engine_(engine), tokenizer_(tokenizer) {}
+
+  std::size_t embed(const std::vector<std::string>& texts, std::size_t begin, std::size_t end) {
+    ids_.clear();
+    types_.clear();
+    offsets_.assign(1, 0);
+    for (std::size_t i = begin; i < end; ++i) {
+      tokenizer_.encode(texts[i], encoding_);
+      ids_.insert(ids_.end(), encoding_.ids.begin(), encoding_.ids.end());
+      types_.insert(types_.end(), encoding_.type_ids.begin(), encoding_.type_ids.end());
+      offsets_.push_back(static_cast<std::uint32_t>(ids_.size()));
+    }
+    const std::size_t dim = engine_.capabilities().hidden_size;
+    hidden_.resize(ids_.size() * dim);
+    engine_.run({ids_, types_, offsets_}, hidden_);
+    pool(dim);
+    return ids_.size();
+  }
+  const std::vector<float>& vectors() const { return vectors_; }
+
+ private:
+  void pool(std::size_t dim) {
+    const std::size_t n = offsets_.size() - 1;
+    vectors_.assign(n * dim, 0.0f);
+    for (std::size_t s = 0; s < n; ++s) {
+      float* v = vectors_.data() + s * dim;
+      for (std::size_t t = offsets_[s]; t < offsets_[s + 1]; ++t)
+        for (std::size_t d = 0; d < dim; ++d) v[d] += hidden_[t * dim + d];
+      float norm = 0;
+      for (std::size_t d = 0; d < dim; ++d) norm += v[d] * v[d];
+      const float inv = norm > 0 ? 1.0f / std::sqrt(norm) : 0.0f;
+      for (std::size_t d = 0; d < dim; ++d) v[d] *= inv;
+    }
+  }
+
+  NativeEngine& engine_;
+  const Tokenizer& tokenizer_;
+  Encoding encoding_;
+  std::vector<std::int32_t> ids_, types_;
+  std::vector<std::uint32_t> offsets_;
+  std::vector<float> hidden_, vectors_;
+};
+
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+struct Percentiles {
+  double p50 = 0, p95 = 0;
+};
+
+template <class Fn>
+Percentiles latency(Fn&& fn, int iterations) {
+  for (int i = 0; i < 10; ++i) fn();
+  std::vector<double> ms;
+  for (int i = 0; i < iterations; ++i) {
+    const auto t0 = Clock::now();
+    fn();
+    ms.push_back(ms_since(t0));
+  }
+  std::sort(ms.begin(), ms.end());
+  const auto at = [&](double q) { return ms[static_cast<std::size_t>(q * double(ms.size() - 1))]; };
+  return {at(0.50), at(0.95)};
+}
+
+// Sentences per second embedding `texts` in batches of `batch`.
+template <class Fn>
+double throughput(Fn&& embed_range, const std::vector<std::string>& texts, std::size_t batch) {
+  embed_range(0, std::min(batch, texts.size()));
+  const auto t0 = Clock::now();
+  for (std::size_t b = 0; b < texts.size(); b += batch)
+    embed_range(b, std::min(texts.size(), b + batch));
+  return double(texts.size()) / (ms_since(t0) / 1000.0);
+}
+
+// Multiply-adds x 2 of one encoder pass over these token counts.
+double gflop(const std::vector<std::size_t>& lengths) {
+  const double h = 384, inter = 1536, layers = 6;
+  double flops = 0;
+  for (const auto len : lengths) {
+    const double l = double(len);
+    flops += layers * (2 * l * (4 * h * h + 2 * h * inter) + 4 * l * l * h);
+  }
+  return flops / 1e9;
+}
+
+std::string text_of_tokens(const Tokenizer& tok, const std::vector<std::string>& pool,
+                           std::size_t tokens) {
+  for (const auto& t : pool)
+    if (tok.encode(t).ids.size() == tokens) return t;
+  return pool.front();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"native engine vs ONNX Runtime"};
+  std::string model, stsb;
+  std::size_t threads = 2, sentences = 1024;
+  int iterations = 200;
+  app.add_option("--model", model, "model dir (safetensors + config.json + model.opt.onnx)")
+      ->required();
+  app.add_option("--stsb", stsb, "stsb-en-test.csv")->required();
+  app.add_option("--threads", threads, "threads for both engines");
+  app.add_option("--sentences", sentences, "STS-B sentences per throughput run");
+  app.add_option("--iterations", iterations, "latency samples (256 tokens: a quarter)");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    auto texts = cli::unique_sentences(cli::load_sts(stsb));
+    if (texts.size() > sentences) texts.resize(sentences);
+    const auto tokenizer = Tokenizer::from_file(std::filesystem::path(model) / "tokenizer.json");
+    NativeEngineOptions nopt;
+    nopt.model_dir = model;
+    nopt.threads = threads;
+    NativeEngine engine(nopt);
+    NativeEmbedder native(engine, tokenizer);
+    OnnxProviderOptions oopt;
+    oopt.model_dir = model;
+    oopt.variant = "opt";
+    oopt.intra_op_threads = static_cast<int>(threads);
+    OnnxProvider ort(oopt);
+    std::printf("native kernels: %s, threads %zu; ORT variant opt, intra-op threads %zu\n",
+                engine.isa().c_str(), threads, threads);
+
+    std::string long_text;
+    for (int i = 0; i < 400; ++i) long_text += "token ";
+    const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
+        {"13 tokens", {text_of_tokens(tokenizer, texts, 13)}}, {"256 tokens", {long_text}}};
+    std::printf(
+        "\nlatency, batch 1 (ms)       native P50   P95 |    ORT P50   P95 | P95 ratio "
+        "ORT/native\n");
+    for (const auto& [name, one] : cases) {
+      const int iters = name == "13 tokens" ? iterations : std::max(20, iterations / 4);
+      const auto req = EmbedRequest::from_texts(one);
+      const auto n = latency([&] { native.embed(one, 0, 1); }, iters);
+      const auto o = latency([&] { ort.embed_batch(req); }, iters);
+      std::printf("%-26s %9.3f %6.3f | %9.3f %6.3f | %.2fx\n", name.c_str(), n.p50, n.p95, o.p50,
+                  o.p95, o.p95 / n.p95);
+    }
+
+    std::vector<std::size_t> lengths;
+    for (const auto& t : texts) lengths.push_back(tokenizer.encode(t).ids.size());
+    const double work = gflop(lengths);
+    std::printf(
+        "\nthroughput (%zu STS-B sentences)  native sent/s  GFLOP/s |  ORT sent/s | ratio "
+        "native/ORT\n",
+        texts.size());
+    for (const std::size_t batch : {1u, 8u, 32u, 128u}) {
+      const double n = throughput([&](std::size_t b, std::size_t e) { native.embed(texts, b, e); },
+                                  texts, batch);
+      const double o = throughput(
+          [&](std::size_t b, std::size_t e) {
+            ort.embed_batch(
+                EmbedRequest::from_texts({texts.begin() + static_cast<std::ptrdiff_t>(b),
+                                          texts.begin() + static_cast<std::ptrdiff_t>(e)}));
+          },
+          texts, batch);
+      std::printf("batch %-4zu %32.0f %8.1f | %11.0f | %.2fx\n", batch, n,
+                  n * work / double(texts.size()), o, n / o);
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "akidb-native-bench: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
