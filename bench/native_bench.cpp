@@ -43,13 +43,30 @@ class NativeEmbedder {
     }
     const std::size_t dim = engine_.capabilities().hidden_size;
     hidden_.resize(ids_.size() * dim);
-    engine_.run({ids_, types_, offsets_}, hidden_);
+    run_split(dim);
     pool(dim);
     return ids_.size();
   }
   const std::vector<float>& vectors() const { return vectors_; }
 
  private:
+  // As the pipeline does: runs of whole sequences of at most max_batch_tokens.
+  void run_split(std::size_t dim) {
+    const std::size_t limit = engine_.capabilities().max_batch_tokens;
+    const std::size_t n = offsets_.size() - 1;
+    for (std::size_t s = 0; s < n;) {
+      std::size_t e = s + 1;
+      while (e < n && offsets_[e + 1] - offsets_[s] <= limit) ++e;
+      sub_offsets_.clear();
+      for (std::size_t i = s; i <= e; ++i) sub_offsets_.push_back(offsets_[i] - offsets_[s]);
+      const std::size_t first = offsets_[s], count = offsets_[e] - first;
+      engine_.run({std::span(ids_).subspan(first, count), std::span(types_).subspan(first, count),
+                   sub_offsets_},
+                  std::span(hidden_).subspan(first * dim, count * dim));
+      s = e;
+    }
+  }
+
   void pool(std::size_t dim) {
     const std::size_t n = offsets_.size() - 1;
     vectors_.assign(n * dim, 0.0f);
@@ -68,7 +85,7 @@ class NativeEmbedder {
   const Tokenizer& tokenizer_;
   Encoding encoding_;
   std::vector<std::int32_t> ids_, types_;
-  std::vector<std::uint32_t> offsets_;
+  std::vector<std::uint32_t> offsets_, sub_offsets_;
   std::vector<float> hidden_, vectors_;
 };
 
@@ -127,14 +144,18 @@ std::string text_of_tokens(const Tokenizer& tok, const std::vector<std::string>&
 int main(int argc, char** argv) {
   CLI::App app{"native engine vs ONNX Runtime"};
   std::string model, stsb;
-  std::size_t threads = 2, sentences = 1024;
+  std::size_t threads = 2, sentences = 1024, max_tokens = NativeEngineOptions{}.max_batch_tokens;
   int iterations = 200;
+  bool skip_latency = false;
   app.add_option("--model", model, "model dir (safetensors + config.json + model.opt.onnx)")
       ->required();
   app.add_option("--stsb", stsb, "stsb-en-test.csv")->required();
   app.add_option("--threads", threads, "threads for both engines");
   app.add_option("--sentences", sentences, "STS-B sentences per throughput run");
+  app.add_option("--native-max-tokens", max_tokens,
+                 "native tokens per run() (the pipeline's split)");
   app.add_option("--iterations", iterations, "latency samples (256 tokens: a quarter)");
+  app.add_flag("--skip-latency", skip_latency, "throughput only");
   CLI11_PARSE(app, argc, argv);
   try {
     auto texts = cli::unique_sentences(cli::load_sts(stsb));
@@ -143,6 +164,7 @@ int main(int argc, char** argv) {
     NativeEngineOptions nopt;
     nopt.model_dir = model;
     nopt.threads = threads;
+    nopt.max_batch_tokens = max_tokens;
     NativeEngine engine(nopt);
     NativeEmbedder native(engine, tokenizer);
     OnnxProviderOptions oopt;
@@ -150,8 +172,10 @@ int main(int argc, char** argv) {
     oopt.variant = "opt";
     oopt.intra_op_threads = static_cast<int>(threads);
     OnnxProvider ort(oopt);
-    std::printf("native kernels: %s, threads %zu; ORT variant opt, intra-op threads %zu\n",
-                engine.isa().c_str(), threads, threads);
+    std::printf(
+        "native kernels: %s, threads %zu, max %zu tokens per run; ORT variant opt, "
+        "intra-op threads %zu\n",
+        engine.isa().c_str(), threads, max_tokens, threads);
 
     std::string long_text;
     for (int i = 0; i < 400; ++i) long_text += "token ";
@@ -161,6 +185,7 @@ int main(int argc, char** argv) {
         "\nlatency, batch 1 (ms)       native P50   P95 |    ORT P50   P95 | P95 ratio "
         "ORT/native\n");
     for (const auto& [name, one] : cases) {
+      if (skip_latency) break;
       const int iters = name == "13 tokens" ? iterations : std::max(20, iterations / 4);
       const auto req = EmbedRequest::from_texts(one);
       const auto n = latency([&] { native.embed(one, 0, 1); }, iters);
