@@ -156,7 +156,7 @@ TEST(NativeEngine, BatchInvariant) {
     double worst = 0;
     for (std::size_t f = 0; f < alone.size(); ++f)
       worst = std::max(worst, double(std::fabs(alone[f] - together[all.offsets[i] * dim + f])));
-    EXPECT_LE(worst, 1e-6) << "sequence " << i;
+    EXPECT_EQ(worst, 0.0) << "sequence " << i;  // bit-identical, not just within 1e-6
   }
 }
 
@@ -182,8 +182,7 @@ TEST(NativeEngine, LengthOneAndFullLengthInOneBatch) {
   Packed alone;
   alone.add(full);
   const auto full_alone = run(engine, alone);
-  for (std::size_t f = 0; f < full_alone.size(); ++f)
-    ASSERT_NEAR(full_alone[f], hidden[dim + f], 1e-6);
+  for (std::size_t f = 0; f < full_alone.size(); ++f) ASSERT_EQ(full_alone[f], hidden[dim + f]);
 }
 
 TEST(NativeEngine, RejectsOutOfRangeInput) {
