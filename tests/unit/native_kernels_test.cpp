@@ -158,15 +158,22 @@ TEST(NativeKernels, AttentionMatchesNaive) {
   }
 }
 
-TEST(NativeKernels, ThreadPoolRunsEveryIndexOnce) {
+TEST(NativeKernels, ThreadPoolRunsEveryShareOnce) {
   ThreadPool pool(3);
   ASSERT_EQ(pool.size(), 3u);
-  std::vector<int> hits(3, 0);
-  for (int round = 0; round < 1000; ++round) {
-    auto fn = [&](std::size_t i) { ++hits[i]; };
-    pool.run(fn);
+  for (const std::size_t shares : {1u, 2u, 7u, 64u}) {
+    std::vector<int> hits(shares, 0);
+    std::vector<int> bad_thread(1, 0);
+    for (int round = 0; round < 300; ++round) {
+      auto fn = [&](std::size_t s, std::size_t thread) {
+        ++hits[s];  // one share, one thread: no race
+        if (thread >= pool.size()) bad_thread[0] = 1;
+      };
+      pool.run(shares, fn);
+    }
+    for (const int h : hits) EXPECT_EQ(h, 300) << shares << " shares";
+    EXPECT_EQ(bad_thread[0], 0);
   }
-  for (const int h : hits) EXPECT_EQ(h, 1000);
 }
 
 }  // namespace

@@ -52,24 +52,24 @@ void attention(const Compute& cx, const AttentionArgs& args, std::size_t heads,
   };
   std::size_t total = 0;
   for (std::size_t s = 0; s < sequences; ++s) total += cost(s) * heads;
-  const std::size_t threads = cx.pool.size();
+  const std::size_t shares = cx.pool.size() * kSharesPerThread;
   auto* const kernel = cx.kernels.attention;
-  // Thread t takes the (sequence, head) items whose cost midpoint falls in
-  // its share [t, t + 1) * total / threads.
-  auto share = [&](std::size_t t) {
-    float* mine = scratch + t * scratch_per_thread;
+  // Share i takes the (sequence, head) items whose cost midpoint falls in
+  // [i, i + 1) * total / shares; scratch is per thread.
+  auto share = [&](std::size_t index, std::size_t thread) {
+    float* mine = scratch + thread * scratch_per_thread;
     std::size_t before = 0;
     for (std::size_t s = 0; s < sequences; ++s) {
       const std::size_t item = cost(s);
       for (std::size_t h = 0; h < heads; ++h, before += item) {
         const std::size_t mid2 = 2 * before + item;  // twice the midpoint
         const std::size_t owner =
-            std::min(threads - 1, mid2 * threads / (2 * std::max<std::size_t>(total, 1)));
-        if (owner == t) kernel(args, offsets[s], offsets[s + 1] - offsets[s], h, mine);
+            std::min(shares - 1, mid2 * shares / (2 * std::max<std::size_t>(total, 1)));
+        if (owner == index) kernel(args, offsets[s], offsets[s + 1] - offsets[s], h, mine);
       }
     }
   };
-  cx.pool.run(share);
+  cx.pool.run(shares, share);
 }
 
 void layer_norm(const Compute& cx, float* x, std::size_t rows, std::size_t n, const float* gamma,

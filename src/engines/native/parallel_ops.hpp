@@ -1,6 +1,7 @@
 #pragma once
 // The encoder's steps split over the thread pool: each step is divided once
 // into one contiguous share per thread.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -31,15 +32,18 @@ void attention(const Compute& cx, const AttentionArgs& args, std::size_t heads,
 void layer_norm(const Compute& cx, float* x, std::size_t rows, std::size_t n, const float* gamma,
                 const float* beta, float eps);
 
-// Calls fn(begin, end) on one contiguous share of [0, count) per thread.
+// Shares per thread: more than one, so threads that run take the shares of
+// one the OS has not scheduled.
+inline constexpr std::size_t kSharesPerThread = 4;
+
+// Calls fn(begin, end) on contiguous shares of [0, count), in parallel.
 template <class Fn>
 void parallel_for(ThreadPool& pool, std::size_t count, Fn&& fn) {
-  const std::size_t threads = pool.size();
-  auto share = [&](std::size_t t) {
-    const std::size_t begin = count * t / threads, end = count * (t + 1) / threads;
-    if (begin < end) fn(begin, end);
+  const std::size_t shares = std::min(count, pool.size() * kSharesPerThread);
+  auto share = [&](std::size_t s, std::size_t) {
+    fn(count * s / shares, count * (s + 1) / shares);
   };
-  pool.run(share);
+  pool.run(shares, share);
 }
 
 }  // namespace akidb::embed::native
