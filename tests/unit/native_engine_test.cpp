@@ -191,6 +191,19 @@ TEST(NativeEngine, LengthOneAndFullLengthInOneBatch) {
   for (std::size_t f = 0; f < full_alone.size(); ++f) ASSERT_EQ(full_alone[f], hidden[dim + f]);
 }
 
+TEST(NativeEngine, EmptyBatchAndEmptySequences) {
+  REQUIRE_NATIVE_MODEL();
+  NativeEngine engine(options());
+  Packed none;
+  EXPECT_TRUE(run(engine, none).empty());
+  Packed p, alone;
+  p.add(Encoding{});
+  p.add(golden().encodings[0]);
+  p.add(Encoding{});
+  alone.add(golden().encodings[0]);
+  EXPECT_EQ(run(engine, p), run(engine, alone));
+}
+
 TEST(NativeEngine, RejectsOutOfRangeInput) {
   REQUIRE_NATIVE_MODEL();
   NativeEngine engine(options("auto", 1));
