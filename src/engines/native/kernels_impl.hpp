@@ -88,11 +88,16 @@ void micro_tile(const GemmArgs& g, std::size_t m0, std::size_t panel) {
     for (std::size_t v = 0; v < nv; ++v) acc[r][v] = V::zero();
   const float* b = g.packed_b + panel * g.k * kPanelWidth;
   const float* a = g.a + m0 * g.lda;
+  // Fully unrolled so the accumulators live in registers (checked: no
+  // spills at -O3 with GCC 12 for R = 14 on AVX-512).
   for (std::size_t kk = 0; kk < g.k; ++kk, b += kPanelWidth) {
     typename V::T bv[nv];
+#pragma GCC unroll 8
     for (std::size_t v = 0; v < nv; ++v) bv[v] = V::load(b + v * V::W);
+#pragma GCC unroll 16
     for (std::size_t r = 0; r < R; ++r) {
       const auto av = V::set1(a[r * g.lda + kk]);
+#pragma GCC unroll 8
       for (std::size_t v = 0; v < nv; ++v) acc[r][v] = V::fma(av, bv[v], acc[r][v]);
     }
   }
