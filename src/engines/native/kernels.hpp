@@ -42,11 +42,11 @@ struct AttentionArgs {
 };
 
 // Floats of scratch one attention call needs for sequences up to max_length:
-// K transposed (head_dim rows of the length rounded up to 16) plus one row
-// of scores.
+// K transposed (head_dim rows of the length rounded up to 16) plus four rows
+// of scores (attention works on blocks of four query rows).
 constexpr std::size_t attention_scratch_floats(std::size_t max_length, std::size_t head_dim) {
   const std::size_t padded = (max_length + 15) / 16 * 16;
-  return (head_dim + 1) * padded;
+  return (head_dim + 4) * padded;
 }
 
 struct KernelTable {

@@ -130,27 +130,43 @@ void gemm_panel(const GemmArgs& g, std::size_t m0, std::size_t m1, std::size_t p
 
 // ---- attention -----------------------------------------------------------
 
-// scores[j] = scale * q . k_j for j < padded (K^T rows of `padded` floats).
+// Attention works on blocks of kQueries query rows, so every K^T and V load
+// feeds kQueries FMAs. A short last block repeats its last row (computed
+// again, stored once): each row's arithmetic is the same whatever its block.
+inline constexpr std::size_t kQueries = 4;
+
+// scores[r][j] = scale * q_r . k_j for j < padded (K^T rows of `padded`
+// floats, padded a multiple of 16, so of V::W).
 template <class V>
-void scores_row(const float* q, const float* kt, std::size_t head_dim, std::size_t padded,
-                float scale, float* scores) {
-  constexpr std::size_t block = 4 * V::W;
+void scores_block(const float* const (&q)[kQueries], const float* kt, std::size_t head_dim,
+                  std::size_t padded, float scale, float* const (&scores)[kQueries]) {
   std::size_t j = 0;
-  for (; j + block <= padded; j += block) {
-    typename V::T acc[4] = {V::zero(), V::zero(), V::zero(), V::zero()};
+  for (; j + 2 * V::W <= padded; j += 2 * V::W) {
+    typename V::T acc[kQueries][2];
+    for (auto& row : acc) row[0] = row[1] = V::zero();
     for (std::size_t d = 0; d < head_dim; ++d) {
-      const auto qd = V::set1(q[d]);
-      const float* row = kt + d * padded + j;
-      for (std::size_t u = 0; u < 4; ++u) acc[u] = V::fma(qd, V::load(row + u * V::W), acc[u]);
+      const auto k0 = V::load(kt + d * padded + j), k1 = V::load(kt + d * padded + j + V::W);
+#pragma GCC unroll 4
+      for (std::size_t r = 0; r < kQueries; ++r) {
+        const auto qd = V::set1(q[r][d]);
+        acc[r][0] = V::fma(qd, k0, acc[r][0]);
+        acc[r][1] = V::fma(qd, k1, acc[r][1]);
+      }
     }
-    for (std::size_t u = 0; u < 4; ++u)
-      V::store(scores + j + u * V::W, V::mul(acc[u], V::set1(scale)));
+    for (std::size_t r = 0; r < kQueries; ++r) {
+      V::store(scores[r] + j, V::mul(acc[r][0], V::set1(scale)));
+      V::store(scores[r] + j + V::W, V::mul(acc[r][1], V::set1(scale)));
+    }
   }
   for (; j < padded; j += V::W) {
-    auto acc = V::zero();
-    for (std::size_t d = 0; d < head_dim; ++d)
-      acc = V::fma(V::set1(q[d]), V::load(kt + d * padded + j), acc);
-    V::store(scores + j, V::mul(acc, V::set1(scale)));
+    typename V::T acc[kQueries];
+    for (auto& a : acc) a = V::zero();
+    for (std::size_t d = 0; d < head_dim; ++d) {
+      const auto k0 = V::load(kt + d * padded + j);
+      for (std::size_t r = 0; r < kQueries; ++r) acc[r] = V::fma(V::set1(q[r][d]), k0, acc[r]);
+    }
+    for (std::size_t r = 0; r < kQueries; ++r)
+      V::store(scores[r] + j, V::mul(acc[r], V::set1(scale)));
   }
 }
 
@@ -177,33 +193,32 @@ float softmax_numerators(float* scores, std::size_t n) {
   return V::hsum(sum);
 }
 
-// out[d] = inv_sum * sum_j p[j] * v_j[d], head_dim columns in vector chunks.
+// out[r][d] = inv_sum[r] * sum_j p[r][j] * v_j[d], in chunks of two vectors.
 template <class V>
-void weighted_values(const float* p, std::size_t length, const float* v, std::size_t ld,
-                     std::size_t head_dim, float inv_sum, float* out) {
+void values_block(const float* const (&p)[kQueries], std::size_t length, const float* v,
+                  std::size_t ld, std::size_t head_dim, const float (&inv_sum)[kQueries],
+                  float* const (&out)[kQueries]) {
   for (std::size_t d = 0; d < head_dim; d += 2 * V::W) {
     const std::size_t lanes0 = min_size(V::W, head_dim - d);
     const std::size_t lanes1 = d + V::W < head_dim ? min_size(V::W, head_dim - d - V::W) : 0;
-    typename V::T even[2] = {V::zero(), V::zero()}, odd[2] = {V::zero(), V::zero()};
-    std::size_t j = 0;
-    for (; j + 2 <= length; j += 2) {
-      const float* v0 = v + j * ld + d;
-      const float* v1 = v0 + ld;
-      even[0] = V::fma(V::set1(p[j]), V::loadp(v0, lanes0, 0.0f), even[0]);
-      odd[0] = V::fma(V::set1(p[j + 1]), V::loadp(v1, lanes0, 0.0f), odd[0]);
-      if (lanes1) {
-        even[1] = V::fma(V::set1(p[j]), V::loadp(v0 + V::W, lanes1, 0.0f), even[1]);
-        odd[1] = V::fma(V::set1(p[j + 1]), V::loadp(v1 + V::W, lanes1, 0.0f), odd[1]);
+    typename V::T acc[kQueries][2];
+    for (auto& row : acc) row[0] = row[1] = V::zero();
+    for (std::size_t j = 0; j < length; ++j) {
+      const float* vj = v + j * ld + d;
+      const auto v0 = V::loadp(vj, lanes0, 0.0f);
+      const auto v1 = lanes1 ? V::loadp(vj + V::W, lanes1, 0.0f) : V::zero();
+#pragma GCC unroll 4
+      for (std::size_t r = 0; r < kQueries; ++r) {
+        const auto pj = V::set1(p[r][j]);
+        acc[r][0] = V::fma(pj, v0, acc[r][0]);
+        acc[r][1] = V::fma(pj, v1, acc[r][1]);
       }
     }
-    if (j < length) {
-      const float* v0 = v + j * ld + d;
-      even[0] = V::fma(V::set1(p[j]), V::loadp(v0, lanes0, 0.0f), even[0]);
-      if (lanes1) even[1] = V::fma(V::set1(p[j]), V::loadp(v0 + V::W, lanes1, 0.0f), even[1]);
+    for (std::size_t r = 0; r < kQueries; ++r) {
+      const auto scale = V::set1(inv_sum[r]);
+      V::storep(out[r] + d, lanes0, V::mul(acc[r][0], scale));
+      if (lanes1) V::storep(out[r] + d + V::W, lanes1, V::mul(acc[r][1], scale));
     }
-    const auto scale = V::set1(inv_sum);
-    V::storep(out + d, lanes0, V::mul(V::add(even[0], odd[0]), scale));
-    if (lanes1) V::storep(out + d + V::W, lanes1, V::mul(V::add(even[1], odd[1]), scale));
   }
 }
 
@@ -220,17 +235,30 @@ inline void transpose_keys(const float* k, std::size_t ld, std::size_t length, s
 template <class V>
 void attention(const AttentionArgs& a, std::size_t first_token, std::size_t length,
                std::size_t head, float* scratch) {
+  if (length == 0) return;
   const std::size_t padded = (length + 15) / 16 * 16;
   float* kt = scratch;
-  float* scores = scratch + a.head_dim * padded;
   const float* base = a.qkv + first_token * a.ld_qkv + head * a.head_dim;
   transpose_keys(base + a.hidden, a.ld_qkv, length, a.head_dim, padded, kt);
   const float* v = base + 2 * a.hidden;
-  for (std::size_t i = 0; i < length; ++i) {
-    scores_row<V>(base + i * a.ld_qkv, kt, a.head_dim, padded, a.scale, scores);
-    const float sum = softmax_numerators<V>(scores, length);
-    float* out = a.ctx + (first_token + i) * a.ld_ctx + head * a.head_dim;
-    weighted_values<V>(scores, length, v, a.ld_qkv, a.head_dim, 1.0f / sum, out);
+  float* const scores[kQueries] = {kt + a.head_dim * padded, kt + (a.head_dim + 1) * padded,
+                                   kt + (a.head_dim + 2) * padded, kt + (a.head_dim + 3) * padded};
+  for (std::size_t i0 = 0; i0 < length; i0 += kQueries) {
+    std::size_t rows[kQueries];
+    for (std::size_t r = 0; r < kQueries; ++r) rows[r] = min_size(i0 + r, length - 1);
+    const float* const q[kQueries] = {base + rows[0] * a.ld_qkv, base + rows[1] * a.ld_qkv,
+                                      base + rows[2] * a.ld_qkv, base + rows[3] * a.ld_qkv};
+    scores_block<V>(q, kt, a.head_dim, padded, a.scale, scores);
+    float inv[kQueries];
+    for (std::size_t r = 0; r < kQueries; ++r)
+      inv[r] = 1.0f / softmax_numerators<V>(scores[r], length);
+    // Repeated rows write the same values to the same place.
+    float* const out[kQueries] = {a.ctx + (first_token + rows[0]) * a.ld_ctx + head * a.head_dim,
+                                  a.ctx + (first_token + rows[1]) * a.ld_ctx + head * a.head_dim,
+                                  a.ctx + (first_token + rows[2]) * a.ld_ctx + head * a.head_dim,
+                                  a.ctx + (first_token + rows[3]) * a.ld_ctx + head * a.head_dim};
+    const float* const p[kQueries] = {scores[0], scores[1], scores[2], scores[3]};
+    values_block<V>(p, length, v, a.ld_qkv, a.head_dim, inv, out);
   }
 }
 
