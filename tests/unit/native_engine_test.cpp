@@ -147,6 +147,11 @@ TEST(NativeEngine, EnvironmentForcesAvx2) {
   EXPECT_EQ(engine.isa(), "avx2");
 }
 
+TEST(NativeEngine, UnknownIsaIsRejected) {
+  REQUIRE_NATIVE_MODEL();
+  expect_error([] { NativeEngine e(options("avx9")); }, ErrorCode::InvalidInput, "avx9");
+}
+
 TEST(NativeEngine, BatchInvariant) {
   REQUIRE_NATIVE_MODEL();
   NativeEngine engine(options());

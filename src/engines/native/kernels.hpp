@@ -49,18 +49,20 @@ constexpr std::size_t attention_scratch_floats(std::size_t max_length, std::size
   return (head_dim + 4) * padded;
 }
 
+// A plain aggregate (no default member initializers): it is built inside the
+// per-ISA files, and an implicit inline constructor emitted there with
+// AVX-512 flags could be the copy the linker keeps for everyone.
 struct KernelTable {
-  const char* name = "";
-  std::size_t max_rows = 1;  // rows per GEMM micro-tile
+  const char* name;
+  std::size_t max_rows;  // rows per GEMM micro-tile
   // Rows [m0, m1) of panel `panel` of C.
-  void (*gemm_panel)(const GemmArgs& g, std::size_t m0, std::size_t m1,
-                     std::size_t panel) = nullptr;
+  void (*gemm_panel)(const GemmArgs& g, std::size_t m0, std::size_t m1, std::size_t panel);
   void (*attention)(const AttentionArgs& a, std::size_t first_token, std::size_t length,
-                    std::size_t head, float* scratch) = nullptr;
+                    std::size_t head, float* scratch);
   // In place: x = (x - mean) / sqrt(var + eps) * gamma + beta, per row.
   void (*layer_norm)(float* x, std::size_t rows, std::size_t ld, std::size_t n, const float* gamma,
-                     const float* beta, float eps) = nullptr;
-  void (*gelu)(float* x, std::size_t n) = nullptr;  // exact erf GELU, in place
+                     const float* beta, float eps);
+  void (*gelu)(float* x, std::size_t n);  // exact erf GELU, in place
 };
 
 const KernelTable& avx512_kernels() noexcept;

@@ -66,7 +66,7 @@ struct V512 {
 }  // namespace avx512
 
 const KernelTable& avx512_kernels() noexcept {
-  static const KernelTable table = avx512::make_table<avx512::V512, 14>("avx512");
+  static constexpr KernelTable table = avx512::make_table<avx512::V512, 14>("avx512");
   return table;
 }
 

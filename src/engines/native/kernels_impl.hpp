@@ -301,15 +301,9 @@ void layer_norm(float* x, std::size_t rows, std::size_t ld, std::size_t n, const
 }
 
 template <class V, std::size_t MaxRows>
-KernelTable make_table(const char* name) {
-  KernelTable t;
-  t.name = name;
-  t.max_rows = MaxRows;
-  t.gemm_panel = &gemm_panel<V, MaxRows>;
-  t.attention = &attention<V>;
-  t.layer_norm = &layer_norm<V>;
-  t.gelu = &gelu_inplace<V>;
-  return t;
+constexpr KernelTable make_table(const char* name) {
+  return KernelTable{name,          MaxRows,        &gemm_panel<V, MaxRows>,
+                     &attention<V>, &layer_norm<V>, &gelu_inplace<V>};
 }
 
 }  // namespace akidb::embed::native::KERNEL_NS
