@@ -51,8 +51,6 @@ void gelu_inplace(float* x, std::size_t n) {
 
 // ---- GEMM ----------------------------------------------------------------
 
-inline constexpr std::size_t kVecs(std::size_t w) { return kPanelWidth / w; }
-
 // Bias, GELU and residual on one row of accumulators, then the store.
 template <class V>
 void store_row(const GemmArgs& g, std::size_t row, std::size_t panel,
