@@ -161,6 +161,72 @@ std::string text_of_tokens(const Tokenizer& tok, const std::vector<std::string>&
   return pool.front();
 }
 
+struct Engines {
+  const Tokenizer& tokenizer;
+  NativeEmbedder& native;
+  OnnxProvider& ort;
+};
+
+void report_latency(const Engines& e, const std::vector<std::string>& texts, int iterations) {
+  std::string long_text;
+  for (int i = 0; i < 400; ++i) long_text += "token ";
+  const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
+      {"13 tokens", {text_of_tokens(e.tokenizer, texts, 13)}}, {"256 tokens", {long_text}}};
+  std::printf(
+      "\nlatency, batch 1 (ms)   native P50    P95  cpuP50 |    ORT P50    P95  cpuP50 |"
+      " ratio ORT/native: P95 cpuP50\n");
+  for (const auto& [name, one] : cases) {
+    const int iters = name == "13 tokens" ? iterations : std::max(20, iterations / 4);
+    const auto req = EmbedRequest::from_texts(one);
+    const auto n = latency([&] { e.native.embed(one, 0, 1); }, iters);
+    const auto o = latency([&] { e.ort.embed_batch(req); }, iters);
+    std::printf("%-20s %10.3f %6.3f %7.3f | %10.3f %6.3f %7.3f | %5.2fx %5.2fx\n", name.c_str(),
+                n.p50, n.p95, n.cpu_p50, o.p50, o.p95, o.cpu_p50, o.p95 / n.p95,
+                o.cpu_p50 / n.cpu_p50);
+  }
+}
+
+struct Peak {
+  double wall = 0;  // GFLOP/s
+  double cpu = 0;   // GFLOP per CPU-second: the load-robust yardstick
+};
+
+// The machine's FMA peak now (shared VMs: it moves with the load).
+Peak measure_peak(std::size_t threads) {
+  const auto wall0 = Clock::now();
+  const double cpu0 = cpu_ms();
+  Peak p;
+  p.wall = cli::measure_peak_gflops(static_cast<int>(threads), 0.5);
+  p.cpu = p.wall * ms_since(wall0) / (cpu_ms() - cpu0);
+  std::printf("\nFMA peak, %zu threads, measured now: %.0f GFLOP/s wall, %.0f GFLOP per CPU-s\n",
+              threads, p.wall, p.cpu);
+  return p;
+}
+
+void report_throughput(const Engines& e, const std::vector<std::string>& texts, const Peak& peak) {
+  std::vector<std::size_t> lengths;
+  for (const auto& t : texts) lengths.push_back(e.tokenizer.encode(t).ids.size());
+  const double work = gflop(lengths) / double(texts.size());  // per sentence
+  std::printf("\nthroughput, %zu STS-B sentences\n%-10s %9s %8s %6s %9s | %9s %9s | %s\n",
+              texts.size(), "", "native/s", "GFLOP/s", "%peak", "/cpu-s", "ORT/s", "/cpu-s",
+              "ratio native/ORT: wall cpu | native GFLOP/cpu-s (%)");
+  for (const std::size_t batch : {1u, 8u, 32u, 128u}) {
+    const Rate n = throughput(
+        [&](std::size_t b, std::size_t end) { e.native.embed(texts, b, end); }, texts, batch);
+    const Rate o = throughput(
+        [&](std::size_t b, std::size_t end) {
+          e.ort.embed_batch(
+              EmbedRequest::from_texts({texts.begin() + static_cast<std::ptrdiff_t>(b),
+                                        texts.begin() + static_cast<std::ptrdiff_t>(end)}));
+        },
+        texts, batch);
+    std::printf(
+        "batch %-4zu %9.0f %8.1f %5.0f%% %9.0f | %9.0f %9.0f | %5.2fx %5.2fx | %6.1f (%3.0f%%)\n",
+        batch, n.wall, n.wall * work, 100.0 * n.wall * work / peak.wall, n.cpu, o.wall, o.cpu,
+        n.wall / o.wall, n.cpu / o.cpu, n.cpu * work, 100.0 * n.cpu * work / peak.cpu);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -198,55 +264,9 @@ int main(int argc, char** argv) {
         "native kernels: %s, threads %zu, max %zu tokens per run; ORT variant opt, "
         "intra-op threads %zu\n",
         engine.isa().c_str(), threads, max_tokens, threads);
-
-    std::string long_text;
-    for (int i = 0; i < 400; ++i) long_text += "token ";
-    const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
-        {"13 tokens", {text_of_tokens(tokenizer, texts, 13)}}, {"256 tokens", {long_text}}};
-    std::printf(
-        "\nlatency, batch 1 (ms)   native P50    P95  cpuP50 |    ORT P50    P95  cpuP50 |"
-        " ratio ORT/native: P95 cpuP50\n");
-    for (const auto& [name, one] : cases) {
-      if (skip_latency) break;
-      const int iters = name == "13 tokens" ? iterations : std::max(20, iterations / 4);
-      const auto req = EmbedRequest::from_texts(one);
-      const auto n = latency([&] { native.embed(one, 0, 1); }, iters);
-      const auto o = latency([&] { ort.embed_batch(req); }, iters);
-      std::printf("%-20s %10.3f %6.3f %7.3f | %10.3f %6.3f %7.3f | %5.2fx %5.2fx\n", name.c_str(),
-                  n.p50, n.p95, n.cpu_p50, o.p50, o.p95, o.cpu_p50, o.p95 / n.p95,
-                  o.cpu_p50 / n.cpu_p50);
-    }
-
-    // The machine's FMA peak now (shared VMs: it moves with the load).
-    // Also per CPU-second: GFLOP per second of CPU actually received, the
-    // load-robust yardstick for the /cpu-s columns.
-    const auto probe_wall = Clock::now();
-    const double probe_cpu = cpu_ms();
-    const double peak = cli::measure_peak_gflops(static_cast<int>(threads), 0.5);
-    const double peak_cpu = peak * ms_since(probe_wall) / (cpu_ms() - probe_cpu);
-    std::printf("\nFMA peak, %zu threads, measured now: %.0f GFLOP/s wall, %.0f GFLOP per CPU-s\n",
-                threads, peak, peak_cpu);
-    std::vector<std::size_t> lengths;
-    for (const auto& t : texts) lengths.push_back(tokenizer.encode(t).ids.size());
-    const double work = gflop(lengths) / double(texts.size());
-    std::printf("\nthroughput, %zu STS-B sentences\n%-10s %9s %8s %6s %9s | %9s %9s | %s\n",
-                texts.size(), "", "native/s", "GFLOP/s", "%peak", "/cpu-s", "ORT/s", "/cpu-s",
-                "ratio native/ORT: wall cpu | native GFLOP/cpu-s (%)");
-    for (const std::size_t batch : {1u, 8u, 32u, 128u}) {
-      const Rate n = throughput([&](std::size_t b, std::size_t e) { native.embed(texts, b, e); },
-                                texts, batch);
-      const Rate o = throughput(
-          [&](std::size_t b, std::size_t e) {
-            ort.embed_batch(
-                EmbedRequest::from_texts({texts.begin() + static_cast<std::ptrdiff_t>(b),
-                                          texts.begin() + static_cast<std::ptrdiff_t>(e)}));
-          },
-          texts, batch);
-      std::printf(
-          "batch %-4zu %9.0f %8.1f %5.0f%% %9.0f | %9.0f %9.0f | %5.2fx %5.2fx | %6.1f (%3.0f%%)\n",
-          batch, n.wall, n.wall * work, 100.0 * n.wall * work / peak, n.cpu, o.wall, o.cpu,
-          n.wall / o.wall, n.cpu / o.cpu, n.cpu * work, 100.0 * n.cpu * work / peak_cpu);
-    }
+    const Engines engines{tokenizer, native, ort};
+    if (!skip_latency) report_latency(engines, texts, iterations);
+    report_throughput(engines, texts, measure_peak(threads));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "akidb-native-bench: %s\n", e.what());
     return 1;
