@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <optional>
+#include <thread>
 
 #include "akidb/embed/error.hpp"
 #include "akidb/embed/tokenizer.hpp"
@@ -145,6 +146,23 @@ TEST(NativeEngine, EnvironmentForcesAvx2) {
   NativeEngine engine(options(""));
   ::unsetenv("AKIDB_NATIVE_ISA");
   EXPECT_EQ(engine.isa(), "avx2");
+}
+
+TEST(NativeEngine, ConcurrentRunsMatchSequentialOnes) {
+  REQUIRE_NATIVE_MODEL();
+  NativeEngine engine(options());
+  Packed a, b;
+  for (std::size_t i = 0; i < 5; ++i) a.add(golden().encodings[i]);
+  for (std::size_t i = 5; i < 12; ++i) b.add(golden().encodings[i]);
+  const auto want_a = run(engine, a), want_b = run(engine, b);
+  std::vector<float> got_a, got_b;
+  std::thread other([&] {
+    for (int i = 0; i < 4; ++i) got_b = run(engine, b);
+  });
+  for (int i = 0; i < 4; ++i) got_a = run(engine, a);
+  other.join();
+  EXPECT_EQ(got_a, want_a);
+  EXPECT_EQ(got_b, want_b);
 }
 
 TEST(NativeEngine, UnknownIsaIsRejected) {
