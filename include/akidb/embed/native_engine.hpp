@@ -17,7 +17,9 @@ struct NativeEngineOptions {
   // "auto", "avx2" or "avx512"; empty: the AKIDB_NATIVE_ISA environment
   // variable, else "auto" (the best the CPU has).
   std::string isa;
-  std::size_t max_batch_tokens = 2048;  // advertised in capabilities()
+  // Advertised in capabilities(): the GEMMs are most efficient at M = 64-256
+  // tokens and lose ~15% at 2048 (docs/native-engine.md).
+  std::size_t max_batch_tokens = 512;
 };
 
 class NativeEngine final : public InferenceEngine {
