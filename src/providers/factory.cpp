@@ -1,6 +1,7 @@
 #include "akidb/embed/factory.hpp"
 
 #include "akidb/embed/error.hpp"
+#include "akidb/embed/native_engine.hpp"
 
 namespace akidb::embed {
 namespace {
@@ -29,6 +30,22 @@ PythonBridgeOptions python_options(const ProviderOptions& o) {
   return opts;
 }
 
+// The pipeline over the native C++ encoder (model.safetensors + config.json).
+std::unique_ptr<EmbeddingProvider> native_provider(const ProviderOptions& o) {
+  if (!o.variant.empty() && o.variant != "fp32") {
+    throw invalid_request("the native engine runs fp32 only; variant '" + o.variant +
+                          "' is an ONNX Runtime graph (use --engine onnx)");
+  }
+  auto model = LoadedModel::load(o.model_dir, "fp32");
+  NativeEngineOptions engine;
+  engine.model_dir = o.model_dir;
+  engine.threads = static_cast<std::size_t>(o.threads);
+  engine.isa = o.isa;
+  auto native = std::make_unique<NativeEngine>(std::move(engine));
+  return std::make_unique<EmbeddingPipeline>(PipelineParts{std::move(model), std::move(native)},
+                                             o.pipeline);
+}
+
 std::string joined(const std::vector<std::string>& names) {
   std::string out;
   for (const auto& name : names) out += (out.empty() ? "" : ", ") + name;
@@ -37,10 +54,11 @@ std::string joined(const std::vector<std::string>& names) {
 
 }  // namespace
 
-std::vector<std::string> available_engines() { return {"onnx", "python"}; }
+std::vector<std::string> available_engines() { return {"onnx", "native", "python"}; }
 
 std::unique_ptr<EmbeddingProvider> make_provider(const ProviderOptions& options) {
   if (options.engine == "onnx") return std::make_unique<OnnxProvider>(onnx_options(options));
+  if (options.engine == "native") return native_provider(options);
   if (options.engine == "python")
     return std::make_unique<PythonBridgeProvider>(python_options(options));
   throw invalid_request("unknown engine '" + options.engine +

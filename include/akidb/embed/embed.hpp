@@ -5,6 +5,7 @@
 #include "akidb/embed/error.hpp"
 #include "akidb/embed/factory.hpp"
 #include "akidb/embed/manifest.hpp"
+#include "akidb/embed/native_engine.hpp"
 #include "akidb/embed/onnx_provider.hpp"
 #include "akidb/embed/pipeline.hpp"
 #include "akidb/embed/pooling.hpp"

@@ -16,7 +16,7 @@ namespace akidb::embed {
 
 struct ProviderOptions {
   std::filesystem::path model_dir;
-  std::string engine = "onnx";  // one of available_engines()
+  std::string engine = "onnx";  // one of available_engines(): onnx, native, python
   std::string variant;          // a key of the manifest's variants; empty: its default
   int threads = 0;              // 0: all cores
   PipelineOptions pipeline;
@@ -25,6 +25,8 @@ struct ProviderOptions {
   GraphOptimization optimization = GraphOptimization::All;
   std::size_t fixed_padding = 0;
   std::string profile_prefix;
+  // The native engine: "auto", "avx2" or "avx512" (empty: $AKIDB_NATIVE_ISA, else auto)
+  std::string isa;
   // The Python bridge
   std::size_t workers = 1;
   std::filesystem::path python;

@@ -1,0 +1,137 @@
+// akidb-gemm-bench: GFLOP/s of the native engine's GEMM (packed weights,
+// bias epilogue) on the encoder's shapes, per kernel set and thread count,
+// and of oneDNN's matmul on the same shapes when built with it
+// (AKIDB_WITH_DNNL; primitive created once per shape, weights in its
+// preferred layout, not timed).
+//
+//   akidb-gemm-bench [--threads 1] [--seconds 0.3]
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engines/native/cpu_dispatch.hpp"
+#include "engines/native/packed_matrix.hpp"
+#include "engines/native/parallel_ops.hpp"
+
+#ifdef AKIDB_WITH_DNNL
+#include <oneapi/dnnl/dnnl.hpp>
+#endif
+
+namespace {
+
+using namespace akidb::embed::native;
+using Clock = std::chrono::steady_clock;
+
+struct Shape {
+  const char* name;
+  std::size_t n, k;
+};
+
+std::vector<float> random_vector(std::size_t n) {
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> dist(-1, 1);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+// Calls fn until `seconds` pass; returns calls per second.
+template <class Fn>
+double rate(Fn&& fn, double seconds) {
+  fn();
+  std::size_t calls = 0;
+  const auto t0 = Clock::now();
+  double elapsed = 0;
+  do {
+    fn();
+    ++calls;
+    elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+  } while (elapsed < seconds);
+  return double(calls) / elapsed;
+}
+
+double native_gflops(const KernelTable& kt, ThreadPool& pool, const Shape& s, std::size_t m,
+                     double seconds) {
+  const auto a = random_vector(m * s.k), w = random_vector(s.n * s.k), b = random_vector(s.n);
+  const PackedMatrix packed(w, b, s.n, s.k);
+  std::vector<float> c(m * s.n);
+  const Compute cx{pool, kt};
+  const double per_s =
+      rate([&] { gemm(cx, packed, a.data(), s.k, m, c.data(), s.n, Epilogue::Bias); }, seconds);
+  return per_s * 2.0 * double(m * s.n * s.k) / 1e9;
+}
+
+#ifdef AKIDB_WITH_DNNL
+double dnnl_gflops(const Shape& s, std::size_t m, double seconds) {
+  using namespace dnnl;
+  engine eng(engine::kind::cpu, 0);
+  stream strm(eng);
+  const auto dims = [](std::size_t r, std::size_t c) {
+    return memory::dims{static_cast<memory::dim>(r), static_cast<memory::dim>(c)};
+  };
+  const memory::desc a_md(dims(m, s.k), memory::data_type::f32, memory::format_tag::ab);
+  const memory::desc w_any(dims(s.k, s.n), memory::data_type::f32, memory::format_tag::any);
+  const memory::desc bias_md(dims(1, s.n), memory::data_type::f32, memory::format_tag::ab);
+  const memory::desc c_md(dims(m, s.n), memory::data_type::f32, memory::format_tag::ab);
+  const matmul::primitive_desc pd(matmul::desc(a_md, w_any, bias_md, c_md), eng);  // oneDNN 2.x
+  const auto a = random_vector(m * s.k), w = random_vector(s.n * s.k), b = random_vector(s.n);
+  std::vector<float> c(m * s.n);
+  memory a_mem(a_md, eng, const_cast<float*>(a.data()));
+  memory w_plain({dims(s.k, s.n), memory::data_type::f32, memory::format_tag::ba}, eng,
+                 const_cast<float*>(w.data()));
+  memory w_mem(pd.weights_desc(), eng);
+  reorder(w_plain, w_mem).execute(strm, w_plain, w_mem);
+  memory b_mem(bias_md, eng, const_cast<float*>(b.data()));
+  memory c_mem(c_md, eng, c.data());
+  const matmul prim(pd);
+  const double per_s = rate(
+      [&] {
+        prim.execute(strm, {{DNNL_ARG_SRC, a_mem},
+                            {DNNL_ARG_WEIGHTS, w_mem},
+                            {DNNL_ARG_BIAS, b_mem},
+                            {DNNL_ARG_DST, c_mem}});
+        strm.wait();
+      },
+      seconds);
+  return per_s * 2.0 * double(m * s.n * s.k) / 1e9;
+}
+#endif
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"native GEMM GFLOP/s on the encoder's shapes"};
+  std::size_t threads = 1;
+  double seconds = 0.3;
+  app.add_option("--threads", threads, "threads (oneDNN: set OMP_NUM_THREADS to match)");
+  app.add_option("--seconds", seconds, "time per measurement");
+  CLI11_PARSE(app, argc, argv);
+  ThreadPool pool(threads);
+  const Shape shapes[] = {{"qkv 384->1152", 1152, 384},
+                          {"attn-out 384->384", 384, 384},
+                          {"ffn-up 384->1536", 1536, 384},
+                          {"ffn-down 1536->384", 384, 1536}};
+  std::vector<const KernelTable*> tables{&select_kernels(Isa::Avx2)};
+  if (std::string(select_kernels(Isa::Auto).name) == "avx512")
+    tables.push_back(&select_kernels(Isa::Avx512));
+  std::printf("threads %zu; GFLOP/s\n%-20s %6s", threads, "shape", "M");
+  for (const auto* t : tables) std::printf(" %9s", t->name);
+#ifdef AKIDB_WITH_DNNL
+  std::printf(" %9s", "onednn");
+#endif
+  std::printf("\n");
+  for (const auto& s : shapes) {
+    for (const std::size_t m : {1u, 13u, 64u, 256u, 2048u}) {
+      std::printf("%-20s %6zu", s.name, m);
+      for (const auto* t : tables) std::printf(" %9.1f", native_gflops(*t, pool, s, m, seconds));
+#ifdef AKIDB_WITH_DNNL
+      std::printf(" %9.1f", dnnl_gflops(s, m, seconds));
+#endif
+      std::printf("\n");
+    }
+  }
+  return 0;
+}

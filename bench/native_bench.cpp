@@ -1,0 +1,275 @@
+// akidb-native-bench: the native engine against ONNX Runtime (OnnxProvider,
+// variant "opt") in the same process, same thread count. Both sides are timed
+// text in -> normalized vectors out: the native side includes tokenization,
+// mean pooling and L2 normalization, like OnnxProvider::embed_batch.
+//
+//   akidb-native-bench --model DIR --stsb stsb-en-test.csv [--threads 2]
+//
+// DIR must hold model.safetensors + config.json (native) and model.opt.onnx
+// (ORT), i.e. a directory written by the current prepare_model.
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include "akidb/embed/native_engine.hpp"
+#include "akidb/embed/onnx_provider.hpp"
+#include "akidb/embed/tokenizer.hpp"
+#include "cli/flop_probe.hpp"
+#include "cli/sts_data.hpp"
+
+namespace {
+
+using namespace akidb::embed;
+using Clock = std::chrono::steady_clock;
+
+// Tokenize + run + mean pool + normalize, reusing its buffers.
+class NativeEmbedder {
+ public:
+  NativeEmbedder(NativeEngine& engine, const Tokenizer& tokenizer)
+      : engine_(engine), tokenizer_(tokenizer) {}
+
+  std::size_t embed(const std::vector<std::string>& texts, std::size_t begin, std::size_t end) {
+    ids_.clear();
+    types_.clear();
+    offsets_.assign(1, 0);
+    for (std::size_t i = begin; i < end; ++i) {
+      tokenizer_.encode(texts[i], encoding_);
+      ids_.insert(ids_.end(), encoding_.ids.begin(), encoding_.ids.end());
+      types_.insert(types_.end(), encoding_.type_ids.begin(), encoding_.type_ids.end());
+      offsets_.push_back(static_cast<std::uint32_t>(ids_.size()));
+    }
+    const std::size_t dim = engine_.capabilities().hidden_size;
+    hidden_.resize(ids_.size() * dim);
+    run_split(dim);
+    pool(dim);
+    return ids_.size();
+  }
+  const std::vector<float>& vectors() const { return vectors_; }
+
+ private:
+  // As the pipeline does: runs of whole sequences of at most max_batch_tokens.
+  void run_split(std::size_t dim) {
+    const std::size_t limit = engine_.capabilities().max_batch_tokens;
+    const std::size_t n = offsets_.size() - 1;
+    for (std::size_t s = 0; s < n;) {
+      std::size_t e = s + 1;
+      while (e < n && offsets_[e + 1] - offsets_[s] <= limit) ++e;
+      sub_offsets_.clear();
+      for (std::size_t i = s; i <= e; ++i) sub_offsets_.push_back(offsets_[i] - offsets_[s]);
+      const std::size_t first = offsets_[s], count = offsets_[e] - first;
+      engine_.run({std::span(ids_).subspan(first, count), std::span(types_).subspan(first, count),
+                   sub_offsets_},
+                  std::span(hidden_).subspan(first * dim, count * dim));
+      s = e;
+    }
+  }
+
+  void pool(std::size_t dim) {
+    const std::size_t n = offsets_.size() - 1;
+    vectors_.assign(n * dim, 0.0f);
+    for (std::size_t s = 0; s < n; ++s) {
+      float* v = vectors_.data() + s * dim;
+      for (std::size_t t = offsets_[s]; t < offsets_[s + 1]; ++t)
+        for (std::size_t d = 0; d < dim; ++d) v[d] += hidden_[t * dim + d];
+      float norm = 0;
+      for (std::size_t d = 0; d < dim; ++d) norm += v[d] * v[d];
+      const float inv = norm > 0 ? 1.0f / std::sqrt(norm) : 0.0f;
+      for (std::size_t d = 0; d < dim; ++d) v[d] *= inv;
+    }
+  }
+
+  NativeEngine& engine_;
+  const Tokenizer& tokenizer_;
+  Encoding encoding_;
+  std::vector<std::int32_t> ids_, types_;
+  std::vector<std::uint32_t> offsets_, sub_offsets_;
+  std::vector<float> hidden_, vectors_;
+};
+
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+// This process's CPU time in ms (all threads). On an oversubscribed host it
+// counts only the time we actually ran: with --threads 1 (no spinning pool
+// on either side) it is the load-robust cost measure.
+double cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6;
+}
+
+struct Percentiles {
+  double p50 = 0, p95 = 0, cpu_p50 = 0;
+};
+
+template <class Fn>
+Percentiles latency(Fn&& fn, int iterations) {
+  for (int i = 0; i < 10; ++i) fn();
+  std::vector<double> ms, cpu;
+  for (int i = 0; i < iterations; ++i) {
+    const auto t0 = Clock::now();
+    const double c0 = cpu_ms();
+    fn();
+    cpu.push_back(cpu_ms() - c0);
+    ms.push_back(ms_since(t0));
+  }
+  std::sort(ms.begin(), ms.end());
+  std::sort(cpu.begin(), cpu.end());
+  const auto at = [](const std::vector<double>& v, double q) {
+    return v[static_cast<std::size_t>(q * double(v.size() - 1))];
+  };
+  return {at(ms, 0.50), at(ms, 0.95), at(cpu, 0.50)};
+}
+
+struct Rate {
+  double wall = 0, cpu = 0;  // sentences per wall second / per CPU second
+};
+
+// Sentences per second embedding `texts` in batches of `batch`.
+template <class Fn>
+Rate throughput(Fn&& embed_range, const std::vector<std::string>& texts, std::size_t batch) {
+  embed_range(0, std::min(batch, texts.size()));
+  const auto t0 = Clock::now();
+  const double c0 = cpu_ms();
+  for (std::size_t b = 0; b < texts.size(); b += batch)
+    embed_range(b, std::min(texts.size(), b + batch));
+  const double n = double(texts.size());
+  return {n / (ms_since(t0) / 1000.0), n / ((cpu_ms() - c0) / 1000.0)};
+}
+
+// Multiply-adds x 2 of one encoder pass over these token counts.
+double gflop(const std::vector<std::size_t>& lengths) {
+  const double h = 384, inter = 1536, layers = 6;
+  double flops = 0;
+  for (const auto len : lengths) {
+    const double l = double(len);
+    flops += layers * (2 * l * (4 * h * h + 2 * h * inter) + 4 * l * l * h);
+  }
+  return flops / 1e9;
+}
+
+std::string text_of_tokens(const Tokenizer& tok, const std::vector<std::string>& pool,
+                           std::size_t tokens) {
+  for (const auto& t : pool)
+    if (tok.encode(t).ids.size() == tokens) return t;
+  return pool.front();
+}
+
+struct Engines {
+  const Tokenizer& tokenizer;
+  NativeEmbedder& native;
+  OnnxProvider& ort;
+};
+
+void report_latency(const Engines& e, const std::vector<std::string>& texts, int iterations) {
+  std::string long_text;
+  for (int i = 0; i < 400; ++i) long_text += "token ";
+  const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
+      {"13 tokens", {text_of_tokens(e.tokenizer, texts, 13)}}, {"256 tokens", {long_text}}};
+  std::printf(
+      "\nlatency, batch 1 (ms)   native P50    P95  cpuP50 |    ORT P50    P95  cpuP50 |"
+      " ratio ORT/native: P95 cpuP50\n");
+  for (const auto& [name, one] : cases) {
+    const int iters = name == "13 tokens" ? iterations : std::max(20, iterations / 4);
+    const auto req = EmbedRequest::from_texts(one);
+    const auto n = latency([&] { e.native.embed(one, 0, 1); }, iters);
+    const auto o = latency([&] { e.ort.embed_batch(req); }, iters);
+    std::printf("%-20s %10.3f %6.3f %7.3f | %10.3f %6.3f %7.3f | %5.2fx %5.2fx\n", name.c_str(),
+                n.p50, n.p95, n.cpu_p50, o.p50, o.p95, o.cpu_p50, o.p95 / n.p95,
+                o.cpu_p50 / n.cpu_p50);
+  }
+}
+
+struct Peak {
+  double wall = 0;  // GFLOP/s
+  double cpu = 0;   // GFLOP per CPU-second: the load-robust yardstick
+};
+
+// The machine's FMA peak now (shared VMs: it moves with the load).
+Peak measure_peak(std::size_t threads) {
+  const auto wall0 = Clock::now();
+  const double cpu0 = cpu_ms();
+  Peak p;
+  p.wall = cli::measure_peak_gflops(static_cast<int>(threads), 0.5);
+  p.cpu = p.wall * ms_since(wall0) / (cpu_ms() - cpu0);
+  std::printf("\nFMA peak, %zu threads, measured now: %.0f GFLOP/s wall, %.0f GFLOP per CPU-s\n",
+              threads, p.wall, p.cpu);
+  return p;
+}
+
+void report_throughput(const Engines& e, const std::vector<std::string>& texts, const Peak& peak) {
+  std::vector<std::size_t> lengths;
+  for (const auto& t : texts) lengths.push_back(e.tokenizer.encode(t).ids.size());
+  const double work = gflop(lengths) / double(texts.size());  // per sentence
+  std::printf("\nthroughput, %zu STS-B sentences\n%-10s %9s %8s %6s %9s | %9s %9s | %s\n",
+              texts.size(), "", "native/s", "GFLOP/s", "%peak", "/cpu-s", "ORT/s", "/cpu-s",
+              "ratio native/ORT: wall cpu | native GFLOP/cpu-s (%)");
+  for (const std::size_t batch : {1u, 8u, 32u, 128u}) {
+    const Rate n = throughput(
+        [&](std::size_t b, std::size_t end) { e.native.embed(texts, b, end); }, texts, batch);
+    const Rate o = throughput(
+        [&](std::size_t b, std::size_t end) {
+          e.ort.embed_batch(
+              EmbedRequest::from_texts({texts.begin() + static_cast<std::ptrdiff_t>(b),
+                                        texts.begin() + static_cast<std::ptrdiff_t>(end)}));
+        },
+        texts, batch);
+    std::printf(
+        "batch %-4zu %9.0f %8.1f %5.0f%% %9.0f | %9.0f %9.0f | %5.2fx %5.2fx | %6.1f (%3.0f%%)\n",
+        batch, n.wall, n.wall * work, 100.0 * n.wall * work / peak.wall, n.cpu, o.wall, o.cpu,
+        n.wall / o.wall, n.cpu / o.cpu, n.cpu * work, 100.0 * n.cpu * work / peak.cpu);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"native engine vs ONNX Runtime"};
+  std::string model, stsb;
+  std::size_t threads = 2, sentences = 1024, max_tokens = NativeEngineOptions{}.max_batch_tokens;
+  int iterations = 200;
+  bool skip_latency = false;
+  app.add_option("--model", model, "model dir (safetensors + config.json + model.opt.onnx)")
+      ->required();
+  app.add_option("--stsb", stsb, "stsb-en-test.csv")->required();
+  app.add_option("--threads", threads, "threads for both engines");
+  app.add_option("--sentences", sentences, "STS-B sentences per throughput run");
+  app.add_option("--native-max-tokens", max_tokens,
+                 "native tokens per run() (the pipeline's split)");
+  app.add_option("--iterations", iterations, "latency samples (256 tokens: a quarter)");
+  app.add_flag("--skip-latency", skip_latency, "throughput only");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    auto texts = cli::unique_sentences(cli::load_sts(stsb));
+    if (texts.size() > sentences) texts.resize(sentences);
+    const auto tokenizer = Tokenizer::from_file(std::filesystem::path(model) / "tokenizer.json");
+    NativeEngineOptions nopt;
+    nopt.model_dir = model;
+    nopt.threads = threads;
+    nopt.max_batch_tokens = max_tokens;
+    NativeEngine engine(nopt);
+    NativeEmbedder native(engine, tokenizer);
+    OnnxProviderOptions oopt;
+    oopt.model_dir = model;
+    oopt.variant = "opt";
+    oopt.intra_op_threads = static_cast<int>(threads);
+    OnnxProvider ort(oopt);
+    std::printf(
+        "native kernels: %s, threads %zu, max %zu tokens per run; ORT variant opt, "
+        "intra-op threads %zu\n",
+        engine.isa().c_str(), threads, max_tokens, threads);
+    const Engines engines{tokenizer, native, ort};
+    if (!skip_latency) report_latency(engines, texts, iterations);
+    report_throughput(engines, texts, measure_peak(threads));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "akidb-native-bench: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,45 @@
+#pragma once
+// The native engine: a C++ BERT encoder (fp32, AVX2/AVX-512 kernels picked at
+// run time) that reads model.safetensors and config.json from a model
+// directory. Packed variable-length batches, no padding.
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "akidb/embed/engine.hpp"
+
+namespace akidb::embed {
+
+struct NativeEngineOptions {
+  std::filesystem::path model_dir;  // holds model.safetensors and config.json
+  std::size_t threads = 0;          // 0: all hardware threads
+  // "auto", "avx2" or "avx512"; empty: the AKIDB_NATIVE_ISA environment
+  // variable, else "auto" (the best the CPU has).
+  std::string isa;
+  // Advertised in capabilities(): the GEMMs are most efficient at M = 64-256
+  // tokens and lose ~15% at 2048 (docs/native-engine.md).
+  std::size_t max_batch_tokens = 512;
+};
+
+class NativeEngine final : public InferenceEngine {
+ public:
+  // Throws Error(ModelError) naming the file (and tensor) for missing or bad
+  // weights or config; Error(Unavailable) when the CPU lacks AVX2 + FMA.
+  explicit NativeEngine(NativeEngineOptions options);
+  ~NativeEngine() override;
+
+  const EngineCapabilities& capabilities() const noexcept override;
+  // Throws Error(InvalidInput) naming the sequence for an out-of-range id or
+  // type id, or a sequence longer than max_position_embeddings.
+  void run(const SequenceBatch& batch, std::span<float> hidden) override;
+
+  // The kernel set in use: "avx512" or "avx2".
+  std::string isa() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace akidb::embed

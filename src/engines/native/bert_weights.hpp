@@ -1,0 +1,40 @@
+#pragma once
+// The encoder's weights, read from model.safetensors and packed for the
+// kernels: Q, K and V concatenated into one [3 * hidden, hidden] matrix.
+#include <filesystem>
+#include <vector>
+
+#include "aligned_buffer.hpp"
+#include "bert_config.hpp"
+#include "packed_matrix.hpp"
+
+namespace akidb::embed::native {
+
+struct LayerNormWeights {
+  AlignedBuffer gamma;
+  AlignedBuffer beta;
+};
+
+struct LayerWeights {
+  PackedMatrix qkv;       // [3 * hidden] outputs
+  PackedMatrix attn_out;  // attention.output.dense
+  LayerNormWeights attn_ln;
+  PackedMatrix ffn_up;    // intermediate.dense, GELU after
+  PackedMatrix ffn_down;  // output.dense
+  LayerNormWeights out_ln;
+};
+
+struct BertWeights {
+  AlignedBuffer word;      // [vocab, hidden]
+  AlignedBuffer position;  // [max_position, hidden]
+  AlignedBuffer token_type;
+  LayerNormWeights embedding_ln;
+  std::vector<LayerWeights> layers;
+};
+
+// Tensor names with or without a "bert." prefix. Throws Error(ModelError)
+// naming the file and tensor for a missing tensor, a wrong shape or dtype, or
+// a truncated file.
+BertWeights load_bert_weights(const std::filesystem::path& safetensors, const BertConfig& config);
+
+}  // namespace akidb::embed::native

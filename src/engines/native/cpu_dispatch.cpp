@@ -1,0 +1,33 @@
+#include "cpu_dispatch.hpp"
+
+#include <string>
+
+#include "akidb/embed/error.hpp"
+
+namespace akidb::embed::native {
+namespace {
+
+bool has_avx2_fma() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+bool has_avx512() { return has_avx2_fma() && __builtin_cpu_supports("avx512f"); }
+
+}  // namespace
+
+Isa parse_isa(std::string_view name) {
+  if (name.empty() || name == "auto") return Isa::Auto;
+  if (name == "avx2") return Isa::Avx2;
+  if (name == "avx512") return Isa::Avx512;
+  throw invalid_request("native engine: unknown ISA '" + std::string(name) +
+                        "' (expected auto, avx2 or avx512)");
+}
+
+const KernelTable& select_kernels(Isa requested) {
+  if (!has_avx2_fma())
+    throw Error(ErrorCode::Unavailable, "native engine: this CPU lacks AVX2 + FMA");
+  if (requested == Isa::Avx2) return avx2_kernels();
+  if (has_avx512()) return avx512_kernels();
+  if (requested == Isa::Avx512)
+    throw Error(ErrorCode::Unavailable, "native engine: this CPU lacks AVX-512F");
+  return avx2_kernels();
+}
+
+}  // namespace akidb::embed::native

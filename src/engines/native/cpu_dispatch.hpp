@@ -1,0 +1,19 @@
+#pragma once
+// Picks the kernel table for this CPU at run time.
+#include <string_view>
+
+#include "kernels.hpp"
+
+namespace akidb::embed::native {
+
+enum class Isa { Auto, Avx2, Avx512 };
+
+// "auto", "avx2", "avx512"; anything else throws Error(InvalidInput).
+Isa parse_isa(std::string_view name);
+
+// The fastest table the CPU supports, capped by `requested` (Auto: no cap).
+// Throws Error(Unavailable) when the CPU lacks AVX2 + FMA, or lacks AVX-512F
+// and Avx512 is requested.
+const KernelTable& select_kernels(Isa requested);
+
+}  // namespace akidb::embed::native

@@ -1,0 +1,91 @@
+#include "akidb/embed/native_engine.hpp"
+
+#include <cstdlib>
+#include <mutex>
+#include <string>
+
+#include "akidb/embed/error.hpp"
+#include "bert_encoder.hpp"
+#include "cpu_dispatch.hpp"
+
+namespace akidb::embed {
+
+using native::BertEncoder;
+
+namespace {
+
+std::string isa_choice(const NativeEngineOptions& options) {
+  if (!options.isa.empty()) return options.isa;
+  const char* env = std::getenv("AKIDB_NATIVE_ISA");
+  return env ? env : "auto";
+}
+
+BertEncoder load_encoder(const std::filesystem::path& dir) {
+  auto config = native::load_bert_config(dir / "config.json");
+  auto weights = native::load_bert_weights(dir / "model.safetensors", config);
+  return BertEncoder(config, std::move(weights));
+}
+
+void check_batch(const SequenceBatch& batch, const native::BertConfig& c,
+                 std::size_t hidden_floats) {
+  if (batch.offsets.empty()) return;
+  if (batch.offsets.front() != 0 || batch.ids.size() != batch.tokens() ||
+      batch.type_ids.size() != batch.tokens())
+    throw invalid_request("native engine: offsets do not match ids / type_ids");
+  if (hidden_floats != batch.tokens() * c.hidden_size)
+    throw invalid_request("native engine: output span is not tokens x hidden_size");
+  for (std::size_t s = 0; s < batch.size(); ++s) {
+    if (batch.offsets[s + 1] < batch.offsets[s])
+      throw invalid_request("native engine: offsets are not ascending");
+    if (batch.length(s) > c.max_position_embeddings)
+      throw invalid_input(s, "sequence of " + std::to_string(batch.length(s)) +
+                                 " tokens exceeds max_position_embeddings");
+    for (std::size_t t = batch.offsets[s]; t < batch.offsets[s + 1]; ++t) {
+      if (batch.ids[t] < 0 || static_cast<std::size_t>(batch.ids[t]) >= c.vocab_size)
+        throw invalid_input(s, "token id " + std::to_string(batch.ids[t]) + " out of range");
+      if (batch.type_ids[t] < 0 || static_cast<std::size_t>(batch.type_ids[t]) >= c.type_vocab_size)
+        throw invalid_input(s,
+                            "token type id " + std::to_string(batch.type_ids[t]) + " out of range");
+    }
+  }
+}
+
+}  // namespace
+
+struct NativeEngine::Impl {
+  explicit Impl(const NativeEngineOptions& options)
+      : kernels(native::select_kernels(native::parse_isa(isa_choice(options)))),
+        encoder(load_encoder(options.model_dir)),
+        pool(options.threads) {
+    caps.name = "native";
+    caps.device = "cpu";
+    caps.execution_provider = std::string("native-") + kernels.name;
+    caps.hidden_size = encoder.config().hidden_size;
+    caps.max_batch_tokens = options.max_batch_tokens;
+    caps.padded = false;
+    caps.batch_invariant = true;
+  }
+
+  const native::KernelTable& kernels;
+  BertEncoder encoder;
+  native::ThreadPool pool;
+  EngineCapabilities caps;
+  std::mutex mutex;  // one forward pass at a time: one workspace, one pool
+};
+
+NativeEngine::NativeEngine(NativeEngineOptions options) : impl_(std::make_unique<Impl>(options)) {}
+
+NativeEngine::~NativeEngine() = default;
+
+const EngineCapabilities& NativeEngine::capabilities() const noexcept { return impl_->caps; }
+
+std::string NativeEngine::isa() const { return impl_->kernels.name; }
+
+void NativeEngine::run(const SequenceBatch& batch, std::span<float> hidden) {
+  check_batch(batch, impl_->encoder.config(), hidden.size());
+  const std::lock_guard lock(impl_->mutex);
+  const native::Compute cx{impl_->pool, impl_->kernels};
+  impl_->encoder.forward(cx, {batch.ids, batch.type_ids, batch.offsets}, hidden);
+}
+
+}  // namespace akidb::embed

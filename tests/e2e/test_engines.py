@@ -1,0 +1,54 @@
+"""Every in-process engine behind the same pipeline, through the product's own
+commands: the native C++ encoder against the golden sentence-transformers
+vectors, the server on it, and its clear refusals."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import requests
+
+from helpers import MODEL_DIR, TEST_DATA, embed_texts, run_cli
+
+
+def golden(n: int | None = None) -> tuple[list[str], np.ndarray]:
+    texts = [json.loads(line)["text"] for line in open(TEST_DATA / "golden" / "texts.jsonl", encoding="utf-8")]
+    vectors = np.fromfile(TEST_DATA / "golden" / "vectors.f32", dtype="<f4").reshape(len(texts), -1)
+    return (texts, vectors) if n is None else (texts[:n], vectors[:n])
+
+
+def test_native_engine_matches_sentence_transformers_through_the_cli():
+    texts, ref = golden()
+    got = np.array(embed_texts(texts, "--engine", "native"), dtype=np.float32)
+    cos = np.sum(got * ref, axis=1) / np.linalg.norm(got, axis=1) / np.linalg.norm(ref, axis=1)
+    worst = int(np.argmin(cos))
+    assert cos.min() >= 0.99999, f"cosine {cos.min():.7f} on {texts[worst][:60]!r}"
+    assert np.abs(got - ref).max() <= 1e-4
+
+
+def test_server_on_the_native_engine(start_server):
+    texts, ref = golden(24)
+    s = start_server("--engine", "native")
+    info = requests.get(s.url + "/info", timeout=10).json()
+    assert info["engine"] == "native" and info["variant"] == "fp32"
+    assert info["execution_provider"].startswith("native-avx")
+    r = requests.post(s.url + "/v1/embeddings", json={"input": texts}, timeout=120)
+    assert r.status_code == 200, r.text
+    got = np.array([d["embedding"] for d in r.json()["data"]], dtype=np.float32)
+    assert np.abs(got - ref).max() <= 1e-4
+    # packed engine: a request split across batches equals each text alone, exactly
+    alone = np.array([requests.post(s.url + "/v1/embeddings", json={"input": t}, timeout=60)
+                      .json()["data"][0]["embedding"] for t in texts[:6]], dtype=np.float32)
+    assert np.array_equal(alone, got[:6])
+
+
+def test_native_engine_refuses_onnx_variants_clearly():
+    proc = run_cli("info", "--model", str(MODEL_DIR), "--engine", "native", "--variant", "int8", check=False)
+    assert proc.returncode == 1
+    assert "the native engine runs fp32 only; variant 'int8' is an ONNX Runtime graph" in proc.stderr.decode()
+
+
+def test_unknown_engine_is_refused_with_the_list():
+    proc = run_cli("info", "--engine", "tpu", check=False)
+    assert proc.returncode != 0
+    assert "tpu" in proc.stderr.decode() and "native" in proc.stderr.decode()

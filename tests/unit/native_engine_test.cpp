@@ -1,0 +1,312 @@
+// The native engine against sentence-transformers' golden vectors (mean pool
+// + L2 normalize done here), batch invariance, the forced AVX2 path, extreme
+// lengths, and bad-weights errors. The model directory needs
+// model.safetensors and config.json (prepare_model copies them); set
+// AKIDB_NATIVE_MODEL_DIR to use another one.
+#include "akidb/embed/native_engine.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <thread>
+
+#include "akidb/embed/error.hpp"
+#include "akidb/embed/tokenizer.hpp"
+#include "test_support.hpp"
+
+namespace akidb::embed {
+namespace {
+
+using test::cosine;
+using test::expect_error;
+
+#ifdef AKIDB_SANITIZED
+constexpr std::size_t kGoldenLimit = 64;  // Debug + ASan: one batch of 64
+#else
+constexpr std::size_t kGoldenLimit = 100000;  // the whole corpus
+#endif
+
+std::filesystem::path native_model_dir() {
+  const char* env = std::getenv("AKIDB_NATIVE_MODEL_DIR");
+  return env ? std::filesystem::path(env) : test::model_dir();
+}
+
+#define REQUIRE_NATIVE_MODEL()                                            \
+  if (!std::filesystem::exists(native_model_dir() / "model.safetensors")) \
+  GTEST_SKIP() << native_model_dir()                                      \
+               << " has no model.safetensors (re-run prepare_model "      \
+                  "or set AKIDB_NATIVE_MODEL_DIR)"
+
+struct Packed {
+  std::vector<std::int32_t> ids, types;
+  std::vector<std::uint32_t> offsets{0};
+  void add(const Encoding& e) {
+    ids.insert(ids.end(), e.ids.begin(), e.ids.end());
+    types.insert(types.end(), e.type_ids.begin(), e.type_ids.end());
+    offsets.push_back(static_cast<std::uint32_t>(ids.size()));
+  }
+  SequenceBatch batch() const { return {ids, types, offsets}; }
+};
+
+std::vector<float> run(NativeEngine& engine, const Packed& p) {
+  std::vector<float> hidden(p.ids.size() * engine.capabilities().hidden_size);
+  engine.run(p.batch(), hidden);
+  return hidden;
+}
+
+// Mean pool + L2 normalize of sequence s.
+std::vector<float> pooled(const std::vector<float>& hidden, const Packed& p, std::size_t s,
+                          std::size_t dim) {
+  std::vector<double> sum(dim, 0.0);
+  for (std::size_t t = p.offsets[s]; t < p.offsets[s + 1]; ++t)
+    for (std::size_t d = 0; d < dim; ++d) sum[d] += hidden[t * dim + d];
+  double norm = 0;
+  for (auto& v : sum) {
+    v /= double(p.offsets[s + 1] - p.offsets[s]);
+    norm += v * v;
+  }
+  std::vector<float> out(dim);
+  for (std::size_t d = 0; d < dim; ++d) out[d] = float(sum[d] / std::sqrt(norm));
+  return out;
+}
+
+struct Golden {
+  std::vector<Encoding> encodings;
+  std::vector<float> vectors;
+  std::size_t dimension = 0;
+};
+
+const Golden& golden() {
+  static const Golden g = [] {
+    Golden out;
+    const auto dir = test::test_data() / "golden";
+    out.dimension = test::read_json(dir / "meta.json").at("dimension").get<std::size_t>();
+    const auto tokenizer = Tokenizer::from_file(test::model_dir() / "tokenizer.json");
+    for (const auto& text : test::golden_texts()) out.encodings.push_back(tokenizer.encode(text));
+    out.vectors.resize(out.encodings.size() * out.dimension);
+    std::ifstream in(dir / "vectors.f32", std::ios::binary);
+    in.read(reinterpret_cast<char*>(out.vectors.data()),
+            static_cast<std::streamsize>(out.vectors.size() * sizeof(float)));
+    return out;
+  }();
+  return g;
+}
+
+NativeEngineOptions options(std::string isa = "auto", std::size_t threads = 2) {
+  NativeEngineOptions o;
+  o.model_dir = native_model_dir();
+  o.threads = threads;
+  o.isa = std::move(isa);
+  return o;
+}
+
+void expect_golden(NativeEngine& engine, std::size_t batch_size, std::size_t limit) {
+  const auto& g = golden();
+  const std::size_t n = std::min(limit, g.encodings.size());
+  for (std::size_t begin = 0; begin < n; begin += batch_size) {
+    Packed p;
+    const std::size_t end = std::min(n, begin + batch_size);
+    for (std::size_t i = begin; i < end; ++i) p.add(g.encodings[i]);
+    const auto hidden = run(engine, p);
+    for (std::size_t i = begin; i < end; ++i) {
+      const auto got = pooled(hidden, p, i - begin, g.dimension);
+      const std::span<const float> want(g.vectors.data() + i * g.dimension, g.dimension);
+      double worst = 0;
+      for (std::size_t d = 0; d < g.dimension; ++d)
+        worst = std::max(worst, double(std::fabs(got[d] - want[d])));
+      EXPECT_GE(cosine(got, want), 0.99999) << "text " << i;
+      EXPECT_LE(worst, 1e-4) << "text " << i;
+    }
+  }
+}
+
+class NativeGolden : public ::testing::TestWithParam<std::size_t> {};
+
+TEST_P(NativeGolden, MatchesSentenceTransformers) {
+  REQUIRE_NATIVE_MODEL();
+  NativeEngine engine(options());
+  EXPECT_FALSE(engine.capabilities().padded);
+  EXPECT_EQ(engine.capabilities().hidden_size, golden().dimension);
+  expect_golden(engine, GetParam(), GetParam() == 1 ? 40 : kGoldenLimit);
+}
+
+INSTANTIATE_TEST_SUITE_P(Batches, NativeGolden, ::testing::Values(1u, 7u, 64u));
+
+TEST(NativeEngine, ForcedAvx2PathMatchesGolden) {
+  REQUIRE_NATIVE_MODEL();
+  NativeEngine engine(options("avx2"));
+  EXPECT_EQ(engine.isa(), "avx2");
+  expect_golden(engine, 16, std::min<std::size_t>(96, kGoldenLimit / 2));
+}
+
+TEST(NativeEngine, EnvironmentForcesAvx2) {
+  REQUIRE_NATIVE_MODEL();
+  ::setenv("AKIDB_NATIVE_ISA", "avx2", 1);
+  NativeEngine engine(options(""));
+  ::unsetenv("AKIDB_NATIVE_ISA");
+  EXPECT_EQ(engine.isa(), "avx2");
+}
+
+TEST(NativeEngine, ConcurrentRunsMatchSequentialOnes) {
+  REQUIRE_NATIVE_MODEL();
+  NativeEngine engine(options());
+  Packed a, b;
+  for (std::size_t i = 0; i < 5; ++i) a.add(golden().encodings[i]);
+  for (std::size_t i = 5; i < 12; ++i) b.add(golden().encodings[i]);
+  const auto want_a = run(engine, a), want_b = run(engine, b);
+  std::vector<float> got_a, got_b;
+  std::thread other([&] {
+    for (int i = 0; i < 4; ++i) got_b = run(engine, b);
+  });
+  for (int i = 0; i < 4; ++i) got_a = run(engine, a);
+  other.join();
+  EXPECT_EQ(got_a, want_a);
+  EXPECT_EQ(got_b, want_b);
+}
+
+TEST(NativeEngine, UnknownIsaIsRejected) {
+  REQUIRE_NATIVE_MODEL();
+  expect_error([] { NativeEngine e(options("avx9")); }, ErrorCode::InvalidInput, "avx9");
+}
+
+TEST(NativeEngine, BatchInvariant) {
+  REQUIRE_NATIVE_MODEL();
+  NativeEngine engine(options());
+  const auto& g = golden();
+  Packed all;
+  for (std::size_t i = 0; i < 23; ++i) all.add(g.encodings[i]);
+  const auto together = run(engine, all);
+  const std::size_t dim = g.dimension;
+  for (std::size_t i = 0; i < 23; ++i) {
+    Packed one;
+    one.add(g.encodings[i]);
+    const auto alone = run(engine, one);
+    double worst = 0;
+    for (std::size_t f = 0; f < alone.size(); ++f)
+      worst = std::max(worst, double(std::fabs(alone[f] - together[all.offsets[i] * dim + f])));
+    EXPECT_EQ(worst, 0.0) << "sequence " << i;  // bit-identical, not just within 1e-6
+  }
+}
+
+TEST(NativeEngine, LengthOneAndFullLengthInOneBatch) {
+  REQUIRE_NATIVE_MODEL();
+  NativeEngine engine(options());
+  const auto tokenizer = Tokenizer::from_file(test::model_dir() / "tokenizer.json");
+  std::string longest;
+  for (int i = 0; i < 400; ++i) longest += "token ";
+  Encoding full = tokenizer.encode(longest);
+  ASSERT_EQ(full.ids.size(), 256u);
+  Encoding single;
+  single.ids = {tokenizer.cls_id()};
+  single.type_ids = {0};
+  Packed p;
+  p.add(single);
+  p.add(full);
+  p.add(single);
+  const auto hidden = run(engine, p);
+  for (const float v : hidden) ASSERT_TRUE(std::isfinite(v));
+  const std::size_t dim = engine.capabilities().hidden_size;
+  for (std::size_t d = 0; d < dim; ++d) EXPECT_EQ(hidden[d], hidden[257 * dim + d]);
+  Packed alone;
+  alone.add(full);
+  const auto full_alone = run(engine, alone);
+  for (std::size_t f = 0; f < full_alone.size(); ++f) ASSERT_EQ(full_alone[f], hidden[dim + f]);
+}
+
+TEST(NativeEngine, EmptyBatchAndEmptySequences) {
+  REQUIRE_NATIVE_MODEL();
+  NativeEngine engine(options());
+  Packed none;
+  EXPECT_TRUE(run(engine, none).empty());
+  Packed p, alone;
+  p.add(Encoding{});
+  p.add(golden().encodings[0]);
+  p.add(Encoding{});
+  alone.add(golden().encodings[0]);
+  EXPECT_EQ(run(engine, p), run(engine, alone));
+}
+
+TEST(NativeEngine, RejectsOutOfRangeInput) {
+  REQUIRE_NATIVE_MODEL();
+  NativeEngine engine(options("auto", 1));
+  Packed p;
+  Encoding e;
+  e.ids = {101, 999999, 102};
+  e.type_ids = {0, 0, 0};
+  p.add(e);
+  std::vector<float> hidden(3 * engine.capabilities().hidden_size);
+  expect_error([&] { engine.run(p.batch(), hidden); }, ErrorCode::InvalidInput, "999999");
+}
+
+// ---- bad weights -----------------------------------------------------------
+
+// Copies config.json and a rewritten model.safetensors into a temp dir.
+class BadWeights : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists(native_model_dir() / "model.safetensors"))
+      GTEST_SKIP() << "no model.safetensors";
+    std::filesystem::copy_file(native_model_dir() / "config.json", dir_.path() / "config.json");
+  }
+  // A safetensors file with one small F32 tensor per (name, shape).
+  void write(const std::vector<std::pair<std::string, std::vector<std::size_t>>>& tensors,
+             std::size_t truncate_by = 0) {
+    nlohmann::json header = nlohmann::json::object();
+    std::size_t offset = 0;
+    for (const auto& [name, shape] : tensors) {
+      std::size_t count = 1;
+      for (auto d : shape) count *= d;
+      header[name] = {
+          {"dtype", "F32"}, {"shape", shape}, {"data_offsets", {offset, offset + 4 * count}}};
+      offset += 4 * count;
+    }
+    const std::string h = header.dump();
+    std::string bytes(8, '\0');
+    std::uint64_t len = h.size();
+    std::memcpy(bytes.data(), &len, 8);
+    bytes += h + std::string(offset - std::min(offset, truncate_by), '\0');
+    test::write_file(dir_.path() / "model.safetensors", bytes);
+  }
+  NativeEngineOptions opts() const {
+    NativeEngineOptions o;
+    o.model_dir = dir_.path();
+    o.threads = 1;
+    return o;
+  }
+  test::TempDir dir_;
+};
+
+TEST_F(BadWeights, MissingTensorIsNamed) {
+  write({{"embeddings.word_embeddings.weight", {30522, 384}}});
+  expect_error([&] { NativeEngine e(opts()); }, ErrorCode::ModelError,
+               "embeddings.position_embeddings.weight");
+}
+
+TEST_F(BadWeights, WrongShapeIsNamed) {
+  write({{"embeddings.word_embeddings.weight", {30522, 383}}});
+  expect_error([&] { NativeEngine e(opts()); }, ErrorCode::ModelError,
+               "embeddings.word_embeddings.weight: shape [30522, 383]");
+}
+
+TEST_F(BadWeights, TruncatedFileIsNamed) {
+  write({{"embeddings.word_embeddings.weight", {30522, 384}}}, 100);
+  expect_error([&] { NativeEngine e(opts()); }, ErrorCode::ModelError, "truncated");
+  test::write_file(dir_.path() / "model.safetensors", "abc");
+  expect_error([&] { NativeEngine e(opts()); }, ErrorCode::ModelError, "model.safetensors");
+}
+
+TEST_F(BadWeights, MissingFilesAreNamed) {
+  expect_error([&] { NativeEngine e(opts()); }, ErrorCode::ModelError, "model.safetensors");
+  std::filesystem::remove(dir_.path() / "config.json");
+  expect_error([&] { NativeEngine e(opts()); }, ErrorCode::ModelError, "config.json");
+}
+
+TEST_F(BadWeights, PrefixedNamesAreAccepted) {
+  write({{"bert.embeddings.word_embeddings.weight", {30522, 384}}});
+  expect_error([&] { NativeEngine e(opts()); }, ErrorCode::ModelError,
+               "bert.embeddings.position_embeddings.weight");
+}
+
+}  // namespace
+}  // namespace akidb::embed
