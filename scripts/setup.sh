@@ -32,7 +32,13 @@ make_venv() {
   log "creating Python environment in .venv"
   [ -x .venv/bin/python ] || python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check -r python/requirements.txt -c python/constraints.txt
-  .venv/bin/pip install -q --disable-pip-version-check -e python
+  # The tools import from the source tree (python/ on sys.path), as an
+  # editable install did: python/pyproject.toml now builds the C++ extension
+  # (the wheel; scripts/python_wheel_test.sh), which needs ONNX Runtime first.
+  .venv/bin/pip uninstall -q -y akidb-embed-tools 2>/dev/null || true
+  local site
+  site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  echo "$ROOT/python" >"$site/akidb-embed-tools.pth"
   echo "$want" >"$stamp"
 }
 
