@@ -13,7 +13,7 @@ Prints absolute numbers and ratios to akidb-embed, writes JSON and two PNG plots
 
     .venv/bin/python bench/compare.py --binary build/akidb-embed --model models/all-MiniLM-L6-v2
 
---corpus embeds every unique STS-B sentence (5,385) once per Python peer,
+--corpus embeds every unique STS-B sentence (test and dev: 5,385) once per Python peer,
 through each one's own batched API (encode/embed with --corpus-batch), and
 prints sentences/s and the ratio of Embedder.encode to each peer; nothing else.
 """
@@ -156,7 +156,8 @@ def optional_backend(cls, *args):
 
 def corpus_numbers(args) -> None:
     """Every unique STS-B sentence once, each peer through its own batched API."""
-    texts = load_sentences(args.sts, 10**9)
+    files = args.corpus_sts or [args.sts, args.sts.with_name("stsb-en-dev.csv")]
+    texts = list(dict.fromkeys(t for f in files for t in load_sentences(f, 10**9)))
     peers = [optional_backend(EmbedderBackend, args.model, args.threads, args.variant),
              optional_backend(FastEmbedBackend, args.model, args.threads, args.variant),
              optional_backend(StBackend, args.threads)]
@@ -277,6 +278,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     parser.add_argument("--corpus", action="store_true", help="only the whole-STS-B run of the Python peers")
     parser.add_argument("--corpus-batch", type=int, default=32)
+    parser.add_argument("--corpus-sts", type=Path, nargs="+",
+                        help="STS-B CSV files for --corpus (default: --sts and stsb-en-dev.csv beside it: "
+                             "5,385 unique sentences)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.corpus:

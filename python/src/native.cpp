@@ -12,7 +12,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <numeric>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -96,14 +98,16 @@ std::pair<std::vector<std::string>, bool> inputs_of(nb::handle texts) {
   return {std::move(out), false};
 }
 
-// An InvalidInput error of a batch that starts at `offset`, re-indexed to the
-// caller's list.
-Error reindexed(const Error& e, std::size_t offset) {
-  if (e.code() != ErrorCode::InvalidInput || !e.input_index() || offset == 0) return e;
+// An InvalidInput error of a batch, re-indexed to the caller's list:
+// `original[k]` is the caller's index of the batch's input k.
+Error reindexed(const Error& e, std::span<const std::size_t> original) {
+  if (e.code() != ErrorCode::InvalidInput || !e.input_index() ||
+      *e.input_index() >= original.size())
+    return e;
   const std::string what = e.what();
   const auto colon = what.find(": ");
   const std::string detail = colon == std::string::npos ? what : what.substr(colon + 2);
-  return invalid_input(*e.input_index() + offset, detail);
+  return invalid_input(original[*e.input_index()], detail);
 }
 
 using Matrix = nb::ndarray<nb::numpy, float, nb::c_contig>;
@@ -193,8 +197,11 @@ class Embedder {
   }
 
  private:
-  // Embeds `inputs` batch_size at a time into one buffer (no gathering copy
-  // when they fit one batch).
+  // Embeds `inputs` into one buffer, row i for input i. Up to batch_size
+  // inputs go to the library as they are (the library sorts and plans its
+  // engine runs within a call); more are sorted longest first, as
+  // sentence-transformers does, so each batch pads little, and their rows
+  // scattered back into place.
   std::unique_ptr<Embeddings> embed_all(std::vector<std::string> inputs, std::size_t batch_size,
                                         bool normalize, bool truncate, std::size_t dimensions) {
     const std::size_t n = inputs.size();
@@ -209,22 +216,30 @@ class Embedder {
       return std::make_unique<Embeddings>(
           provider_->embed_batch(request_of(std::move(inputs))).embeddings);
     }
+    std::vector<std::size_t> order(n);
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      return inputs[a].size() > inputs[b].size();
+    });
     std::unique_ptr<Embeddings> out;
     for (std::size_t begin = 0; begin < n; begin += batch_size) {
-      const std::size_t end = std::min(n, begin + batch_size);
-      std::vector<std::string> chunk(
-          std::make_move_iterator(inputs.begin() + static_cast<std::ptrdiff_t>(begin)),
-          std::make_move_iterator(inputs.begin() + static_cast<std::ptrdiff_t>(end)));
+      const std::span<const std::size_t> batch(order.data() + begin,
+                                               std::min(batch_size, n - begin));
+      std::vector<std::string> texts;
+      texts.reserve(batch.size());
+      for (std::size_t i : batch) texts.push_back(std::move(inputs[i]));
       EmbedResponse response;
       try {
-        response = provider_->embed_batch(request_of(std::move(chunk)));
+        response = provider_->embed_batch(request_of(std::move(texts)));
       } catch (const Error& e) {
-        throw reindexed(e, begin);
+        throw reindexed(e, batch);
       }
       const Embeddings& part = response.embeddings;
       if (!out) out = std::make_unique<Embeddings>(n, part.dimension());
-      std::copy(part.data().begin(), part.data().end(),
-                out->data().begin() + static_cast<std::ptrdiff_t>(begin * part.dimension()));
+      for (std::size_t k = 0; k < batch.size(); ++k) {
+        const auto row = part.row(k);
+        std::copy(row.begin(), row.end(), out->row(batch[k]).begin());
+      }
     }
     return out;
   }
