@@ -155,35 +155,44 @@ def optional_backend(cls, *args):
 
 
 def corpus_numbers(args) -> None:
-    """Every unique STS-B sentence once, each peer through its own batched API."""
+    """Every unique STS-B sentence, each peer through its own batched API; the
+    peers take turns for --corpus-rounds rounds and each keeps its best round,
+    so a burst of load on a shared machine hits them alike."""
     files = args.corpus_sts or [args.sts, args.sts.with_name("stsb-en-dev.csv")]
     texts = list(dict.fromkeys(t for f in files for t in load_sentences(f, 10**9)))
     peers = [optional_backend(EmbedderBackend, args.model, args.threads, args.variant),
              optional_backend(FastEmbedBackend, args.model, args.threads, args.variant),
              optional_backend(StBackend, args.threads)]
-    reference = None
-    rows = {}
+    embeds = {}
     for peer in (p for p in peers if p is not None):
-        embed = peer.embed if isinstance(peer, (EmbedderBackend, FastEmbedBackend)) else None
-        if embed is None:  # sentence-transformers: its own batching and length sort
+        if isinstance(peer, StBackend):  # sentence-transformers: its own batching and length sort
             def embed(t, batch_size, m=peer.model):
                 return m.encode(t, batch_size=batch_size, normalize_embeddings=True)
-        embed(texts[:256], batch_size=args.corpus_batch)  # warm-up
-        start = time.perf_counter()
-        vectors = embed(texts, batch_size=args.corpus_batch)
-        rows[peer.name] = len(texts) / (time.perf_counter() - start)
-        if reference is None:
-            reference = vectors
-        agree = float(np.min(np.sum(reference * vectors, axis=1)))
-        print(f"{peer.name:42} {rows[peer.name]:9.1f} sentences/s   min cosine to first row set {agree:.6f}")
+            embeds[peer.name] = embed
+        else:
+            embeds[peer.name] = peer.embed
+        embeds[peer.name](texts[:256], batch_size=args.corpus_batch)  # warm-up
+    reference = None
+    rows: dict[str, float] = {}
+    for round_ in range(args.corpus_rounds):
+        for name, embed in embeds.items():
+            start = time.perf_counter()
+            vectors = embed(texts, batch_size=args.corpus_batch)
+            rate = len(texts) / (time.perf_counter() - start)
+            rows[name] = max(rows.get(name, 0.0), rate)
+            if reference is None:
+                reference = vectors
+            agree = float(np.min(np.sum(reference * vectors, axis=1)))
+            print(f"round {round_ + 1}: {name:42} {rate:9.1f} sentences/s   min cosine to the first {agree:.6f}")
     ours = rows.get(EmbedderBackend.name)
     if ours:
-        print(f"\n{len(texts)} unique STS-B sentences, {args.threads} threads, batch {args.corpus_batch}:")
+        print(f"\n{len(texts)} unique STS-B sentences, {args.threads} threads, batch {args.corpus_batch}, "
+              f"best of {args.corpus_rounds}:")
         for name, rate in rows.items():
-            print(f"  Embedder.encode / {name}: {ours / rate:.2f}x")
+            print(f"  {name:42} {rate:9.1f} sentences/s   Embedder.encode / it: {ours / rate:.2f}x")
     (args.out / "corpus.json").write_text(json.dumps(
-        {"sentences": len(texts), "threads": args.threads, "batch": args.corpus_batch, "sentences_per_s": rows},
-        indent=2))
+        {"sentences": len(texts), "threads": args.threads, "batch": args.corpus_batch,
+         "rounds": args.corpus_rounds, "sentences_per_s": rows}, indent=2))
 
 
 def time_throughput(backend, texts: list[str], batch: int) -> float:
@@ -278,6 +287,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     parser.add_argument("--corpus", action="store_true", help="only the whole-STS-B run of the Python peers")
     parser.add_argument("--corpus-batch", type=int, default=32)
+    parser.add_argument("--corpus-rounds", type=int, default=1)
     parser.add_argument("--corpus-sts", type=Path, nargs="+",
                         help="STS-B CSV files for --corpus (default: --sts and stsb-en-dev.csv beside it: "
                              "5,385 unique sentences)")
