@@ -12,11 +12,11 @@ BUILD_DIR=${1:-build}
 VENV=${AKIDB_WHEEL_VENV:-${TMPDIR:-/tmp}/akidb-wheel-venv-$(printf %s "$ROOT" | sha256sum | cut -c1-12)}
 log() { printf '[python] %s\n' "$*" >&2; }
 
-want=$(cat python/requirements-dev.txt python/constraints.txt | sha256sum | cut -c1-16)
+want=$(cat python/requirements-wheel.txt python/constraints.txt | sha256sum | cut -c1-16)
 if [ ! -f "$VENV/.akidb-stamp" ] || [ "$(cat "$VENV/.akidb-stamp")" != "$want" ]; then
   log "creating $VENV"
   [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check -r python/requirements-dev.txt -c python/constraints.txt
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r python/requirements-wheel.txt -c python/constraints.txt
   echo "$want" >"$VENV/.akidb-stamp"
 fi
 
