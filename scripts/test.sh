@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Runs the test stages: C++ unit tests (release build), the same under
 # ASan/UBSan, the end-to-end pytest suite against real processes, and the
-# format check. Usage: scripts/test.sh BUILD_DIR [STAGE...]
-# (stages: unit asan e2e format; default: all of them)
+# format check, and the Python wheel built, installed and tested from outside
+# the repository. Usage: scripts/test.sh BUILD_DIR [STAGE...]
+# (stages: unit asan e2e wheel format; default: all of them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${1:-build}
 shift || true
-STAGES=${*:-unit asan e2e format}
+STAGES=${*:-unit asan e2e wheel format}
 JOBS=$(nproc)
 export ORT_DISABLE_TELEMETRY=1  # no ONNX Runtime telemetry files from test processes
 
@@ -31,6 +32,11 @@ e2e() {
   echo "== end-to-end tests"
   AKIDB_BINARY="$PWD/$BUILD_DIR/akidb-embed" AKIDB_TOKENIZE_BINARY="$PWD/$BUILD_DIR/akidb-tokenize" \
     .venv/bin/python -m pytest -q tests/e2e
+}
+
+wheel() {
+  echo "== Python package (the wheel, installed and tested from outside the repository)"
+  JOBS=$JOBS scripts/python_wheel_test.sh "$BUILD_DIR"
 }
 
 format() {
