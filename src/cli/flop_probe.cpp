@@ -16,7 +16,8 @@ constexpr int kChains = 12;  // enough independent chains to hide FMA latency
 constexpr long kInner = 1 << 16;
 
 // Returns the number of floating-point operations done.
-__attribute__((target_clones("avx512f", "arch=haswell", "default"))) double fma_loop(std::atomic<bool>& stop, float seed) {
+__attribute__((target_clones("avx512f", "arch=haswell", "default"))) double fma_loop(
+    std::atomic<bool>& stop, float seed) {
   Vec acc[kChains];
   Vec mul, add;
   for (int i = 0; i < 16; ++i) {

@@ -128,6 +128,9 @@ void register_serve(CLI::App& app) {
       "size, 512 for onnx on a CPU; smaller keeps short requests' waits short)");
   add(*cmd, "--max-batch-sequences", b.max_batch_sequences, "AKIDB_MAX_BATCH_SEQUENCES",
       "inputs per scheduled batch");
+  add(*cmd, "--express-max-tokens", b.express_max_tokens, "AKIDB_EXPRESS_MAX_TOKENS",
+      "inputs up to this many tokens may run beside a busy worker's batch, so short requests "
+      "do not wait for long ones (0: off)");
   add(*cmd, "--max-queue", b.max_queue, "AKIDB_MAX_QUEUE",
       "requests with queued inputs before 503 + Retry-After");
   add(*cmd, "--batch-workers", b.workers, "AKIDB_BATCH_WORKERS",

@@ -71,19 +71,24 @@ struct Scheduler::Impl {
     budget = {options.max_batch_tokens,
               hints.batch_invariant ? options.max_batch_sequences : std::size_t{1}, hints.padded};
     for (std::size_t i = 0; i < options.workers; ++i) workers.emplace_back([this] { work(); });
+    if (options.express_max_tokens > 0 && hints.batch_invariant)
+      workers.emplace_back([this] { express(); });
   }
 
-  std::vector<Pick> take_batch(std::unique_lock<std::mutex>& lock);
+  std::vector<Pick> take_batch(std::unique_lock<std::mutex>& lock,
+                               const scheduling::BatchBudget& limits);
   void run_batch(std::vector<Pick>& batch);
   void complete(std::vector<Pick>& batch, const StageTimings& stages);
   void fail(std::vector<Pick>& batch, std::exception_ptr error);
   void settle(Job& job);
   void work();
+  void express();
   void drive();
 };
 
 // Under the lock: drops dead jobs, then forms the next batch.
-std::vector<Pick> Scheduler::Impl::take_batch(std::unique_lock<std::mutex>&) {
+std::vector<Pick> Scheduler::Impl::take_batch(std::unique_lock<std::mutex>&,
+                                              const scheduling::BatchBudget& limits) {
   const auto now = Clock::now();
   for (auto& job : queue.take_dead(now)) {
     if (job->settled) continue;  // failed earlier: its caller already has the error
@@ -92,7 +97,7 @@ std::vector<Pick> Scheduler::Impl::take_batch(std::unique_lock<std::mutex>&) {
     job->settled = true;
     job->promise.set_exception(std::make_exception_ptr(dead_error(*job, now)));
   }
-  auto batch = queue.next_batch(budget);
+  auto batch = queue.next_batch(limits);
   for (auto& pick : batch) {
     if (!pick.job->first_batch_at) pick.job->first_batch_at = now;
   }
@@ -175,7 +180,7 @@ void Scheduler::Impl::work() {
   for (;;) {
     cv.wait(lock, [&] { return (stopping || !queue.empty()) && in_flight < options.workers; });
     if (queue.empty()) return;  // stopping, and everything queued is done
-    auto batch = take_batch(lock);
+    auto batch = take_batch(lock, budget);
     if (batch.empty()) continue;
     ++in_flight;
     lock.unlock();
@@ -187,12 +192,35 @@ void Scheduler::Impl::work() {
   }
 }
 
+// The express lane: runs short inputs only while every worker is busy (an
+// idle worker takes them itself, with the whole budget).
+void Scheduler::Impl::express() {
+  auto limits = budget;
+  limits.max_length = options.express_max_tokens;
+  std::unique_lock lock(mu);
+  for (;;) {
+    cv.wait(lock, [&] {
+      return (stopping && queue.empty()) ||
+             (in_flight >= options.workers && queue.has_input_up_to(limits.max_length));
+    });
+    if (stopping && queue.empty()) return;
+    auto batch = take_batch(lock, limits);
+    if (batch.empty()) continue;
+    ++counters.express_batches;
+    lock.unlock();
+    run_batch(batch);
+    batch.clear();
+    lock.lock();
+    cv.notify_all();
+  }
+}
+
 // An idle scheduler's caller runs the first batch itself (holding a runner
 // slot): a short request is then done without a hand-off to a worker, and a
 // long one goes on in the workers while its caller can watch its client.
 void Scheduler::Impl::drive() {
   std::unique_lock lock(mu);
-  auto batch = take_batch(lock);
+  auto batch = take_batch(lock, budget);
   if (!batch.empty()) {
     lock.unlock();
     run_batch(batch);
@@ -241,7 +269,7 @@ std::shared_ptr<Ticket> Scheduler::submit(EmbedRequest request,
   if (run_here) {
     impl_->drive();
   } else {
-    impl_->cv.notify_one();
+    impl_->cv.notify_all();  // a worker, or the express lane when the workers are busy
   }
   return ticket;
 }

@@ -54,6 +54,11 @@ std::vector<Pick> SequenceQueue::next_batch(const BatchBudget& budget) {
   // Least served first, then oldest: a request that just arrived goes ahead
   // of one that has already had many batches.
   auto by_service = jobs_;
+  if (budget.max_length > 0) {
+    std::erase_if(by_service,
+                  [&](const auto& job) { return job->next_length() > budget.max_length; });
+    if (by_service.empty()) return picks;
+  }
   std::stable_sort(by_service.begin(), by_service.end(), [](const auto& a, const auto& b) {
     return a->dispatched != b->dispatched ? a->dispatched < b->dispatched : a->arrival < b->arrival;
   });
@@ -66,6 +71,7 @@ std::vector<Pick> SequenceQueue::next_batch(const BatchBudget& budget) {
         const unsigned bucket = bucket_of(length);
         const unsigned distance = bucket > head ? bucket - head : head - bucket;
         if (distance > max_distance || !cost.fits(length)) break;
+        if (budget.max_length > 0 && length > budget.max_length) break;
         cost.add(length);
         picks.push_back({job, job->order[job->dispatched]});
         ++job->dispatched;
@@ -76,6 +82,11 @@ std::vector<Pick> SequenceQueue::next_batch(const BatchBudget& budget) {
   fill(1);
   std::erase_if(jobs_, [](const std::shared_ptr<Job>& job) { return job->pending() == 0; });
   return picks;
+}
+
+bool SequenceQueue::has_input_up_to(std::size_t max_length) const noexcept {
+  return std::any_of(jobs_.begin(), jobs_.end(),
+                     [&](const auto& job) { return job->next_length() <= max_length; });
 }
 
 std::size_t SequenceQueue::sequences() const noexcept {

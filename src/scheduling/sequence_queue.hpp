@@ -13,6 +13,7 @@ struct BatchBudget {
   std::size_t max_tokens = 512;  // padded tokens when `padded`, else real tokens
   std::size_t max_sequences = 256;
   bool padded = true;
+  std::size_t max_length = 0;  // > 0: only inputs of at most this many tokens
 };
 
 // One input picked for a batch.
@@ -36,6 +37,8 @@ class SequenceQueue {
   // first pick always fits. Jobs with nothing left to dispatch leave the queue.
   std::vector<Pick> next_batch(const BatchBudget& budget);
 
+  // True when some job's next input has at most `max_length` tokens.
+  bool has_input_up_to(std::size_t max_length) const noexcept;
   bool empty() const noexcept { return jobs_.empty(); }
   std::size_t requests() const noexcept { return jobs_.size(); }
   std::size_t sequences() const noexcept;

@@ -311,6 +311,7 @@ void HttpServer::Impl::info_route(Response& res) {
       {"scheduling",
        {{"max_batch_tokens", b.max_batch_tokens},
         {"max_batch_sequences", b.max_batch_sequences},
+        {"express_max_tokens", b.express_max_tokens},
         {"max_queue", b.max_queue},
         {"workers", b.workers}}},
       {"limits",

@@ -172,6 +172,9 @@ std::string Metrics::render(const QueueState& queue, const std::string& info_lab
          static_cast<double>(counters.cancelled_sequences));
   header(out, "akidb_batches_total", "counter", "Inference batches run.");
   sample(out, "akidb_batches_total", "", static_cast<double>(counters.batches));
+  header(out, "akidb_batches_express_total", "counter",
+         "Batches of short inputs run by the express lane beside a busy worker.");
+  sample(out, "akidb_batches_express_total", "", static_cast<double>(counters.express_batches));
   header(out, "akidb_batches_merged_total", "counter",
          "Inference batches holding inputs of more than one request.");
   sample(out, "akidb_batches_merged_total", "", static_cast<double>(counters.merged_batches));

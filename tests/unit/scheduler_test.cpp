@@ -122,6 +122,16 @@ Fixture make_fixture(std::size_t budget = 512, bool invariant = true) {
   return f;
 }
 
+// Without the express lane: for tests of what waits in the queue while the
+// one worker is held.
+SchedulerOptions one_lane(std::size_t max_batch_sequences = 256, std::size_t max_queue = 1024) {
+  SchedulerOptions options;
+  options.max_batch_sequences = max_batch_sequences;
+  options.max_queue = max_queue;
+  options.express_max_tokens = 0;
+  return options;
+}
+
 // n inputs "word word ... word" of `words` words each.
 EmbedRequest repeated(const std::string& word, std::size_t n, std::size_t words) {
   std::string text;
@@ -146,7 +156,7 @@ std::size_t runs_with(const std::vector<Run>& runs, std::int32_t id) {
 
 TEST(Scheduler, SmallRequestInterleavesWithABulkOne) {
   auto f = make_fixture(64);  // a bulk input of 30 tokens: two per batch
-  Scheduler scheduler(*f.pipeline, {});
+  Scheduler scheduler(*f.pipeline, one_lane());
   f.engine->hold();
   std::shared_ptr<Ticket> bulk;
   std::jthread bulk_client([&] { bulk = scheduler.submit(repeated("house", 20, 28)); });
@@ -165,9 +175,41 @@ TEST(Scheduler, SmallRequestInterleavesWithABulkOne) {
   EXPECT_EQ(scheduler.counters().requests, 2u);
 }
 
+TEST(Scheduler, ShortRequestTakesTheExpressLaneBesideABusyWorker) {
+  auto f = make_fixture(256);            // bulk inputs of 102 tokens: two per batch, never express
+  Scheduler scheduler(*f.pipeline, {});  // express lane for inputs of up to 64 tokens
+  f.engine->allow(1);                    // the bulk's first batch (inline) runs; the next is held
+  auto bulk = scheduler.submit(repeated("house", 20, 100));
+  f.engine->await_runs(2);  // the worker holds the bulk's second batch
+  f.engine->allow(1);       // one more run may pass: the express lane's
+  const auto small = scheduler.embed(repeated("cat", 1, 3));
+  EXPECT_EQ(small.response.embeddings.rows(), 1u) << "answered while the worker's batch is held";
+  EXPECT_EQ(scheduler.counters().express_batches, 1u);
+  f.engine->release();
+  bulk->wait();
+  EXPECT_EQ(runs_with(f.engine->runs(), f.id_of("cat")), 1u);
+}
+
+TEST(Scheduler, ExpressLaneNeverTakesLongInputs) {
+  auto f = make_fixture(64);
+  SchedulerOptions options;
+  options.express_max_tokens = 8;
+  Scheduler scheduler(*f.pipeline, options);
+  f.engine->allow(1);
+  auto bulk = scheduler.submit(repeated("house", 20, 28));
+  f.engine->await_runs(2);
+  auto medium = scheduler.submit(repeated("dog", 1, 12));  // 14 tokens: not express
+  std::this_thread::sleep_for(50ms);  // an express run would start in this window
+  EXPECT_EQ(f.engine->runs().size(), 2u);
+  EXPECT_EQ(scheduler.counters().express_batches, 0u);
+  f.engine->release();
+  medium->wait();
+  bulk->wait();
+}
+
 TEST(Scheduler, QueuedRequestsRunInArrivalOrder) {
   auto f = make_fixture();
-  Scheduler scheduler(*f.pipeline, {0, 1, 1024, 1});  // one input per batch
+  Scheduler scheduler(*f.pipeline, one_lane(1));  // one input per batch
   f.engine->hold();
   std::jthread first([&] { scheduler.submit(repeated("first", 1, 2)); });
   f.engine->await_runs(1);
@@ -217,7 +259,7 @@ TEST(Scheduler, SplitOverManyBatchesGivesTheVectorsOfARequestAlone) {
 
 TEST(Scheduler, CancelledRequestLosesItsQueuedInputs) {
   auto f = make_fixture(64);
-  Scheduler scheduler(*f.pipeline, {});
+  Scheduler scheduler(*f.pipeline, one_lane());
   f.engine->hold();
   std::shared_ptr<Ticket> blocker;
   std::jthread first([&] { blocker = scheduler.submit(repeated("first", 1, 2)); });
@@ -241,7 +283,7 @@ TEST(Scheduler, CancelledRequestLosesItsQueuedInputs) {
 
 TEST(Scheduler, CancellingMidRequestCostsAtMostTheRunningBatch) {
   auto f = make_fixture(64);  // two bulk inputs per batch
-  Scheduler scheduler(*f.pipeline, {});
+  Scheduler scheduler(*f.pipeline, one_lane());
   f.engine->allow(1);  // the caller's own first batch runs; the worker's next one is held
   auto ticket = scheduler.submit(repeated("house", 20, 28));
   f.engine->await_runs(2);
@@ -261,7 +303,7 @@ TEST(Scheduler, CancellingMidRequestCostsAtMostTheRunningBatch) {
 
 TEST(Scheduler, DeadlineExpiryMidRequestIsATimeout) {
   auto f = make_fixture(64);
-  Scheduler scheduler(*f.pipeline, {});
+  Scheduler scheduler(*f.pipeline, one_lane());
   f.engine->hold();
   std::jthread first([&] { scheduler.submit(repeated("first", 1, 2)); });
   f.engine->await_runs(1);
@@ -283,7 +325,7 @@ TEST(Scheduler, DeadlineExpiryMidRequestIsATimeout) {
 
 TEST(Scheduler, FullQueueIsUnavailableAtOnce) {
   auto f = make_fixture();
-  Scheduler scheduler(*f.pipeline, {0, 256, 1, 1});
+  Scheduler scheduler(*f.pipeline, one_lane(256, 1));
   f.engine->hold();
   std::jthread first([&] { scheduler.submit(repeated("first", 1, 2)); });
   f.engine->await_runs(1);
@@ -338,7 +380,7 @@ TEST(Scheduler, BatchDependentEngineRunsOneInputPerBatch) {
 
 TEST(Scheduler, ShutdownFinishesQueuedWork) {
   auto f = make_fixture();
-  auto scheduler = std::make_unique<Scheduler>(*f.pipeline, SchedulerOptions{});
+  auto scheduler = std::make_unique<Scheduler>(*f.pipeline, one_lane());
   f.engine->hold();
   std::jthread first([&] { scheduler->submit(repeated("first", 1, 2)); });
   f.engine->await_runs(1);

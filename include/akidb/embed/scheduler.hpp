@@ -33,6 +33,10 @@ struct SchedulerOptions {
   std::size_t max_batch_sequences = 256;
   std::size_t max_queue = 1024;  // requests with inputs still queued; beyond: Unavailable
   std::size_t workers = 1;       // batches run at once (the engine already uses every core)
+  // The express lane: while every worker runs a batch, one more runner may
+  // start a batch of inputs of at most this many tokens, so a short request
+  // shares the cores with a long batch instead of waiting for it. 0: off.
+  std::size_t express_max_tokens = 64;
 };
 
 // What one batch looked like (for metrics).
@@ -53,6 +57,7 @@ struct SchedulerCounters {
   std::size_t cancelled_sequences = 0;  // inputs of those that were never run
   std::size_t rejected = 0;             // refused because the queue was full
   std::size_t immediate = 0;            // run on the caller's thread by an idle scheduler
+  std::size_t express_batches = 0;      // run by the express lane
 };
 
 struct ScheduledResponse {
