@@ -227,6 +227,16 @@ def quantize_int8(opt_path: Path, out_path: Path) -> dict:
     return dict(INT8_RECIPE, fp32_nodes=len(keep))
 
 
+def _link_or_copy(source: Path, target: Path) -> None:
+    """A hard link where the file system allows it (the source package's
+    88 MB of weights then take no second copy on disk), else a copy.
+    Nothing writes to either file afterwards."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -297,7 +307,7 @@ def prepare(out: Path, source: Path | None = None, variants=ALL_VARIANTS, log=pr
 
         # The native engine reads the weights and graph shape directly.
         for name in NATIVE_FILES:
-            shutil.copyfile(src / name, tmp / name)
+            _link_or_copy(src / name, tmp / name)
 
         files = {VARIANT_FILES[v]: None for v in variants}
         files["tokenizer.json"] = None
