@@ -21,6 +21,7 @@
 
 #include "akidb/embed/error.hpp"
 #include "akidb/embed/factory.hpp"
+#include "akidb/embed/version.hpp"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -276,5 +277,5 @@ NB_MODULE(_native, m) {
 
   m.def("available_engines", &akidb::embed::available_engines);
   m.def("_raise_for_test", &raise_for_test, "code"_a, "message"_a, "index"_a = nb::none());
-  m.attr("__version__") = AKIDB_VERSION;
+  m.attr("__version__") = akidb::embed::version_string;
 }
