@@ -51,6 +51,7 @@ struct Scheduler::Impl {
   EmbeddingProvider& provider;
   SchedulerOptions options;
   scheduling::BatchBudget budget;
+  std::size_t dimension;  // of every response (read once: model_info() builds strings)
   Observer observer;
 
   mutable std::mutex mu;
@@ -63,7 +64,7 @@ struct Scheduler::Impl {
   std::vector<std::jthread> workers;
 
   Impl(EmbeddingProvider& p, SchedulerOptions o, Observer obs)
-      : provider(p), options(o), observer(std::move(obs)) {
+      : provider(p), options(o), dimension(p.model_info().dimension), observer(std::move(obs)) {
     const auto hints = provider.batching_hints();
     options.workers = std::max<std::size_t>(options.workers, 1);
     if (options.max_batch_tokens == 0) options.max_batch_tokens = hints.max_batch_tokens;
@@ -243,7 +244,7 @@ std::shared_ptr<Ticket> Scheduler::submit(EmbedRequest request,
   auto job = std::make_shared<Job>();
   job->request = std::move(request);
   job->admitted = impl_->provider.admit(job->request);  // InvalidInput goes to the caller
-  job->vectors = Embeddings(job->admitted.size(), impl_->provider.model_info().dimension);
+  job->vectors = Embeddings(job->admitted.size(), impl_->dimension);
   job->plan_order();
   job->deadline = deadline;
   auto ticket = std::make_shared<Ticket>(job->promise.get_future(), job->cancelled);
