@@ -1,0 +1,82 @@
+#pragma once
+// The API behind any transport: authorization, routing (404/405), the route
+// handlers, error bodies, metrics. It sees only HttpRequest/HttpResponse
+// (http_message.hpp), so the HTTP library can change without touching it.
+//
+// Handlers block while their request waits in the Scheduler; a transport
+// must call handle() from threads that may block, never from its I/O loop.
+#include <atomic>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "akidb/embed/provider.hpp"
+#include "akidb/embed/scheduler.hpp"
+#include "server/http_message.hpp"
+#include "server/metrics.hpp"
+#include "server/server_options.hpp"
+
+namespace akidb::embed::server {
+
+class ApiError;
+
+class Router {
+ public:
+  explicit Router(ServerOptions options);
+  ~Router();
+  Router(const Router&) = delete;
+  Router& operator=(const Router&) = delete;
+
+  // Answers one request. Never throws.
+  HttpResponse handle(const HttpRequest& req);
+  // The answer to a request the transport refused before it could be routed
+  // (413 body too large, 400 malformed, 408 too slow, ...). Never throws.
+  HttpResponse transport_error(const HttpRequest& req, int status);
+
+  // Hands over a loaded model and probes it; every route but /health answers
+  // 503 until this returns. Throws the probe's error.
+  void attach(EmbeddingProvider& provider);
+  // Finishes queued batches and stops the scheduler's workers.
+  void drain();
+
+  const ServerOptions& options() const { return options_; }
+
+ private:
+  using Handler = HttpResponse (Router::*)(const HttpRequest&);
+  struct Route {
+    std::string_view method;
+    std::string_view path;
+    Handler handler;
+  };
+  static const Route kRoutes[];
+
+  static std::string_view route_label(std::string_view path);
+  static std::string allowed_methods(std::string_view path);
+  bool authorized(const HttpRequest& req) const;
+  void require_ready() const;
+  HttpResponse dispatch(const HttpRequest& req);
+  HttpResponse error_response(const ApiError& error) const;
+  ScheduledResponse run(EmbedRequest request, const HttpRequest& req, HttpResponse& res);
+
+  // Routes (routes_embeddings.cpp, routes_service.cpp).
+  HttpResponse embeddings(const HttpRequest& req);
+  HttpResponse embed(const HttpRequest& req);
+  HttpResponse tokenize(const HttpRequest& req);
+  HttpResponse health(const HttpRequest& req);
+  HttpResponse info_route(const HttpRequest& req);
+  HttpResponse metrics_route(const HttpRequest& req);
+
+  ServerOptions options_;
+  Metrics metrics_;
+  // Written once by attach() before `ready_` is released; read after acquiring it.
+  EmbeddingProvider* provider_ = nullptr;
+  ModelInfo info_;
+  std::string info_labels_;  // for /metrics
+  std::unique_ptr<Scheduler> scheduler_;
+  std::atomic<bool> ready_{false};
+};
+
+// Constant-time comparison of an Authorization header with "Bearer <key>".
+bool bearer_matches(std::string_view header, std::string_view key) noexcept;
+
+}  // namespace akidb::embed::server
