@@ -147,3 +147,17 @@ def test_prepare_is_reachable_from_the_cli_help():
     proc = run_cli("prepare", "--help")
     assert "--from" in proc.stdout.decode() and "--out" in proc.stdout.decode()
     assert BINARY.is_file()
+
+
+@pytest.mark.parametrize("name", ["bert-max", "bert-sqrt-prompts"])
+def test_python_ort_backend_pools_the_same_way(models, name):
+    """The python engine's ORT back-end (it has no prompts) pools max and mean-sqrt-len too."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "python"))
+    from akidb_embed.ort_backend import OrtEmbedder
+
+    _, prepared, st = models[name]
+    inputs = texts()
+    ref = st.encode(inputs, batch_size=64, convert_to_numpy=True, prompt="")
+    np.testing.assert_allclose(OrtEmbedder(prepared, "fp32").embed(inputs), ref, rtol=1e-3, atol=ATOL)
