@@ -161,3 +161,10 @@ def test_python_ort_backend_pools_the_same_way(models, name):
     inputs = texts()
     ref = st.encode(inputs, batch_size=64, convert_to_numpy=True, prompt="")
     np.testing.assert_allclose(OrtEmbedder(prepared, "fp32").embed(inputs), ref, rtol=1e-3, atol=ATOL)
+
+
+def test_info_shows_pooling_and_prompts(models):
+    spec, prepared, _ = models["bert-sqrt-prompts"]
+    info = json.loads(run_cli("info", "--model", str(prepared)).stdout)
+    assert (info["pooling"], info["include_prompt"], info["normalize"]) == ("mean_sqrt_len", False, True)
+    assert info["prompts"]["query"] == PROMPTS["query"] and info["default_prompt_name"] is None
