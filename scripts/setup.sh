@@ -102,7 +102,8 @@ fetch_onnxruntime() {
 
 prepare_model() {
   local out=models/all-MiniLM-L6-v2 want stamp=models/all-MiniLM-L6-v2/.akidb-stamp
-  want=$(stamp_of python/akidb_embed/prepare_model.py python/akidb_embed/bert_graph.py scripts/versions.sh)
+  want=$(stamp_of python/akidb_embed/prepare_model.py python/akidb_embed/bert_graph.py \
+    python/akidb_embed/st_folder.py python/akidb_embed/architectures.py scripts/versions.sh)
   [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && return
   log "preparing the default model in $out"
   .venv/bin/python -m akidb_embed.prepare_model --out "$out"

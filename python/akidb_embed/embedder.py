@@ -27,19 +27,20 @@ class Embedder:
 
     def encode(self, texts: str | bytes | Iterable[str | bytes], batch_size: int = 32,
                normalize_embeddings: bool = True, prompt_name: str | None = None,
-               truncate: bool = True, truncate_dim: int | None = None) -> np.ndarray:
+               truncate: bool = True, truncate_dim: int | None = None,
+               prompt: str | None = None) -> np.ndarray:
         """Embeds texts into a float32 array [n, dim] (a single str gives [dim]).
 
         The array is the C++ library's buffer itself, no copy. batch_size:
         inputs per library call. truncate=False makes an over-long input an
         InvalidInputError instead of truncating it to the model's max_tokens.
-        truncate_dim keeps the first dimensions (re-normalized).
+        truncate_dim keeps the first dimensions (re-normalized). prompt_name:
+        one of the model's prompts (None: its default prompt, if any);
+        prompt: a literal prompt instead ("" turns the default off), as in
+        sentence-transformers' encode.
         """
-        if prompt_name is not None:
-            raise ValueError(
-                f"prompt_name={prompt_name!r}: prompts are not supported yet by akidb_embed; "
-                "prepend the prompt to each text yourself")
-        return self._native.encode(texts, batch_size, normalize_embeddings, truncate, truncate_dim)
+        return self._native.encode(texts, batch_size, normalize_embeddings, truncate, truncate_dim,
+                                   prompt_name, prompt)
 
     def tokenize(self, texts: str | bytes | Iterable[str | bytes]) -> list[dict[str, list[int]]]:
         """Token ids as the model sees them ([CLS] ... [SEP], truncated to

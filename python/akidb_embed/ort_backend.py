@@ -1,6 +1,6 @@
 """The Python embedding pipeline for a prepared model directory.
 
-tokenizers + onnxruntime + pooling (mean or CLS) + L2 normalization in numpy,
+tokenizers + onnxruntime + pooling (mean, CLS, max, mean-sqrt-len) + L2 normalization in numpy,
 driven only by akidb.json. It is what the C++ pipeline reproduces: the tools
 and tests use it to check every variant without the C++ build, and the
 bridge service (bridge_service.OrtBackend) serves it.
@@ -44,7 +44,7 @@ class OrtEmbedder:
         self.dimension = int(self.manifest["dimension"])
         self.max_len = int(self.manifest["max_seq_length"])
         self.pooling = self.manifest.get("pooling", "mean")
-        if self.pooling not in ("mean", "cls"):
+        if self.pooling not in ("mean", "cls", "max", "mean_sqrt_len"):
             raise ModelDirError(f"{path}: pooling {self.pooling!r} is not supported")
         self.output = self.manifest["output"]
         self.tokenizer = _load_tokenizer(self.model_dir / self.manifest.get("tokenizer", "tokenizer.json"))
@@ -108,7 +108,10 @@ class OrtEmbedder:
         if self.pooling == "cls":
             return hidden[:, 0, :]
         weights = mask.astype(np.float32)[..., None]
-        return (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        if self.pooling == "max":  # sentence-transformers fills padding with -1e9 first
+            return np.where(weights > 0, hidden, np.float32(-1e9)).max(axis=1)
+        sums, counts = (hidden * weights).sum(axis=1), np.maximum(weights.sum(axis=1), 1e-9)
+        return sums / (np.sqrt(counts) if self.pooling == "mean_sqrt_len" else counts)
 
 
 def _load_tokenizer(path: Path):

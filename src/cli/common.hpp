@@ -26,6 +26,7 @@ void register_embed(CLI::App& app);
 void register_info(CLI::App& app);
 void register_tokenize(CLI::App& app);
 void register_bench(CLI::App& app);
+void register_prepare(CLI::App& app);
 void register_serve(CLI::App& app);  // only with AKIDB_WITH_SERVER
 
 }  // namespace akidb::embed::cli

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include "akidb/embed/error.hpp"
 #include "cli/common.hpp"
@@ -20,6 +21,8 @@ struct EmbedOptions {
   std::string format = "auto";
   std::size_t batch_size = 64;
   bool no_normalize = false;
+  std::optional<std::string> prompt_name;
+  std::optional<std::string> prompt;
 };
 
 std::size_t count_lines(const std::string& path) {
@@ -60,9 +63,11 @@ void write_batch(std::ostream& out, const EmbedResponse& response, std::size_t f
 
 // Embeds one batch; an InvalidInput error names the input's line number.
 EmbedResponse embed_lines(EmbeddingProvider& provider, std::vector<std::string>& texts,
-                          bool normalize, std::size_t first_line) {
+                          const EmbedOptions& options, std::size_t first_line) {
   auto request = EmbedRequest::from_texts(std::move(texts));
-  if (!normalize) request.normalize = false;  // else as the model does
+  if (options.no_normalize) request.normalize = false;  // else as the model does
+  request.prompt_name = options.prompt_name;
+  request.prompt = options.prompt;
   try {
     return provider.embed_batch(request);
   } catch (const Error& e) {
@@ -92,7 +97,7 @@ void run_embed(const EmbedOptions& options) {
   auto flush = [&] {
     if (batch.empty()) return;
     const std::size_t n = batch.size();
-    write_batch(out, embed_lines(*provider, batch, !options.no_normalize, done + 1), done);
+    write_batch(out, embed_lines(*provider, batch, options, done + 1), done);
     done += n;
     batch.clear();
     progress.update(done);
@@ -123,6 +128,12 @@ void register_embed(CLI::App& app) {
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
   cmd->add_flag("--no-normalize", options->no_normalize, "skip L2 normalization");
+  auto* name = cmd->add_option("--prompt-name", options->prompt_name,
+                               "one of the model's named prompts to prepend (default: the "
+                               "model's default prompt, if it has one)");
+  cmd->add_option("--prompt", options->prompt,
+                  "a literal prompt to prepend instead ('' turns the default prompt off)")
+      ->excludes(name);
   cmd->callback([options] { run_embed(*options); });
 }
 

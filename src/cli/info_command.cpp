@@ -2,10 +2,38 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "akidb/embed/manifest.hpp"
 #include "akidb/embed/version.hpp"
 #include "cli/common.hpp"
 
 namespace akidb::embed::cli {
+namespace {
+
+const char* pooling_name(Pooling pooling) {
+  switch (pooling) {
+    case Pooling::Cls:
+      return "cls";
+    case Pooling::Max:
+      return "max";
+    case Pooling::MeanSqrtLen:
+      return "mean_sqrt_len";
+    case Pooling::Mean:
+      break;
+  }
+  return "mean";
+}
+
+// How the model pools and which prompts it knows (from its akidb.json).
+nlohmann::json pooling_and_prompts(const ModelManifest& m) {
+  return {{"pooling", pooling_name(m.pooling)},
+          {"include_prompt", m.include_prompt},
+          {"normalize", m.normalize},
+          {"prompts", m.prompts},
+          {"default_prompt_name", m.default_prompt_name ? nlohmann::json(*m.default_prompt_name)
+                                                        : nlohmann::json(nullptr)}};
+}
+
+}  // namespace
 
 void register_info(CLI::App& app) {
   auto options = std::make_shared<ModelOptions>();
@@ -15,16 +43,17 @@ void register_info(CLI::App& app) {
   cmd->callback([options] {
     auto provider = make_provider(*options);
     const auto info = provider->model_info();
-    const nlohmann::json j = {{"model", info.model},
-                              {"dimension", info.dimension},
-                              {"max_tokens", info.max_tokens},
-                              {"backend", info.backend},
-                              {"engine", info.backend},
-                              {"device", info.device},
-                              {"execution_provider", info.execution_provider},
-                              {"variant", info.variant},
-                              {"onnxruntime", onnxruntime_version()},
-                              {"version", version_string}};
+    nlohmann::json j = {{"model", info.model},
+                        {"dimension", info.dimension},
+                        {"max_tokens", info.max_tokens},
+                        {"backend", info.backend},
+                        {"engine", info.backend},
+                        {"device", info.device},
+                        {"execution_provider", info.execution_provider},
+                        {"variant", info.variant},
+                        {"onnxruntime", onnxruntime_version()},
+                        {"version", version_string}};
+    j.update(pooling_and_prompts(load_manifest(options->provider.model_dir)));
     std::cout << j.dump(2) << '\n';
   });
 }

@@ -1,4 +1,4 @@
-// akidb-embed: the command-line front end (embed, info, tokenize, bench, serve).
+// akidb-embed: the command-line front end (embed, info, tokenize, bench, prepare, serve).
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   akidb::embed::cli::register_info(app);
   akidb::embed::cli::register_tokenize(app);
   akidb::embed::cli::register_bench(app);
+  akidb::embed::cli::register_prepare(app);
 #ifdef AKIDB_WITH_SERVER
   akidb::embed::cli::register_serve(app);
 #endif

@@ -24,7 +24,10 @@ nlohmann::json read_json(const std::filesystem::path& file) {
 Pooling parse_pooling(const std::string& mode, const std::filesystem::path& file) {
   if (mode == "mean") return Pooling::Mean;
   if (mode == "cls") return Pooling::Cls;
-  throw model_error(file.string(), "unsupported pooling '" + mode + "' (mean or cls)");
+  if (mode == "max") return Pooling::Max;
+  if (mode == "mean_sqrt_len") return Pooling::MeanSqrtLen;
+  throw model_error(file.string(),
+                    "pooling: unsupported '" + mode + "' (mean, cls, max or mean_sqrt_len)");
 }
 
 ModelManifest parse_manifest(const nlohmann::json& j, const std::filesystem::path& file) {
@@ -33,7 +36,12 @@ ModelManifest parse_manifest(const nlohmann::json& j, const std::filesystem::pat
   m.dimension = j.at("dimension").get<std::size_t>();
   m.max_seq_length = j.at("max_seq_length").get<std::size_t>();
   m.pooling = parse_pooling(j.value("pooling", std::string("mean")), file);
+  m.include_prompt = j.value("include_prompt", true);
   m.normalize = j.value("normalize", true);
+  // Manifests written before prompts existed have neither field.
+  m.prompts = j.value("prompts", std::map<std::string, std::string>{});
+  if (j.contains("default_prompt_name") && !j["default_prompt_name"].is_null())
+    m.default_prompt_name = j["default_prompt_name"].get<std::string>();
   m.inputs = j.at("inputs").get<std::vector<std::string>>();
   m.output = j.at("output").get<std::string>();
   m.variants = j.at("variants").get<std::map<std::string, std::string>>();
@@ -55,6 +63,9 @@ void validate(const ModelManifest& m, const std::filesystem::path& file) {
   if (m.variants.empty()) throw model_error(file.string(), "no model variants listed");
   if (!m.variants.contains(m.default_variant))
     throw model_error(file.string(), "default_variant '" + m.default_variant + "' is not listed");
+  if (m.default_prompt_name && !m.prompts.contains(*m.default_prompt_name))
+    throw model_error(file.string(), "default_prompt_name '" + *m.default_prompt_name +
+                                         "' is not one of the prompts");
   for (const auto& input : m.inputs) {
     if (input != "input_ids" && input != "attention_mask" && input != "token_type_ids")
       throw model_error(file.string(), "unsupported graph input '" + input + "'");

@@ -22,6 +22,13 @@ void check_request(const EmbedRequest& request, const AdmissionLimits& limits) {
   }
 }
 
+std::string known_prompts(const std::map<std::string, std::string>& prompts) {
+  if (prompts.empty()) return "the model has no prompts";
+  std::string names;
+  for (const auto& entry : prompts) names += (names.empty() ? "" : ", ") + entry.first;
+  return "the model's prompts: " + names;
+}
+
 }  // namespace
 
 std::size_t AdmittedRequest::tokens() const noexcept {
@@ -53,13 +60,49 @@ void Admission::encode_ids(const TokenIds& ids, std::size_t i, Encoding& out) co
   out.tokens_before_truncation = ids.size() + 2;
 }
 
-void Admission::encode_one(const EmbedRequest& request, std::size_t i, Encoding& out) const {
+// The request's prompt (literal, named or the model's default) and its
+// length: the prompt encoded alone, less a final [SEP] (sentence-transformers'
+// _get_prompt_length). Token-id inputs take no prompt.
+void Admission::resolve_prompt(const EmbedRequest& request, AdmittedRequest& admitted) const {
+  const bool texts = std::holds_alternative<std::vector<std::string>>(request.inputs);
+  if (request.prompt && request.prompt_name)
+    throw invalid_request("give either prompt or prompt_name, not both");
+  if ((request.prompt || request.prompt_name) && !texts)
+    throw invalid_request("prompts apply to text inputs only, not to token ids");
+  if (request.prompt) {
+    if (auto bad = find_invalid_utf8(*request.prompt))
+      throw invalid_request("prompt: invalid UTF-8 at byte " + std::to_string(*bad));
+    admitted.prompt = *request.prompt;
+  } else if (const auto& name =
+                 request.prompt_name ? request.prompt_name : limits_.default_prompt_name;
+             name && texts) {
+    const auto it = limits_.prompts.find(*name);
+    if (it == limits_.prompts.end())
+      throw invalid_request("unknown prompt_name '" + *name + "' (" +
+                            known_prompts(limits_.prompts) + ")");
+    admitted.prompt = it->second;
+  }
+  // An empty prompt is no prompt (sentence-transformers: `len(prompt) > 0`).
+  if (admitted.prompt && admitted.prompt->empty()) admitted.prompt.reset();
+  if (!admitted.prompt) return;
+  Encoding encoded;
+  tokenizer_.encode(*admitted.prompt, encoded, {limits_.max_seq_length, true, false});
+  admitted.prompt_length = encoded.ids.size();
+  if (!encoded.ids.empty() && encoded.ids.back() == tokenizer_.sep_id()) --admitted.prompt_length;
+}
+
+void Admission::encode_one(const AdmittedRequest& admitted, std::size_t i, Encoding& out) const {
+  const EmbedRequest& request = *admitted.request;
   if (const auto* texts = std::get_if<std::vector<std::string>>(&request.inputs)) {
     const std::string& text = (*texts)[i];
     if (auto bad = find_invalid_utf8(text)) {
       throw invalid_input(i, "invalid UTF-8 at byte " + std::to_string(*bad));
     }
-    tokenizer_.encode(text, out, {limits_.max_seq_length, true, false});
+    if (admitted.prompt) {
+      tokenizer_.encode(*admitted.prompt + text, out, {limits_.max_seq_length, true, false});
+    } else {
+      tokenizer_.encode(text, out, {limits_.max_seq_length, true, false});
+    }
   } else {
     encode_ids(std::get<std::vector<TokenIds>>(request.inputs)[i], i, out);
   }
@@ -71,7 +114,7 @@ void Admission::encode_one(const EmbedRequest& request, std::size_t i, Encoding&
 }
 
 void Admission::encode_range(AdmittedRequest& admitted, std::size_t begin, std::size_t end) const {
-  for (std::size_t i = begin; i < end; ++i) encode_one(*admitted.request, i, admitted.encodings[i]);
+  for (std::size_t i = begin; i < end; ++i) encode_one(admitted, i, admitted.encodings[i]);
 }
 
 // Contiguous chunks on up to `workers_` threads; the first error by input index wins.
@@ -104,6 +147,7 @@ AdmittedRequest Admission::admit(const EmbedRequest& request) const {
   AdmittedRequest admitted;
   admitted.request = &request;
   admitted.normalize = request.normalize.value_or(limits_.normalize);
+  resolve_prompt(request, admitted);
   admitted.encodings.resize(request.size());
   if (admitted.size() < limits_.parallel_tokenize_min || workers_ < 2) {
     encode_range(admitted, 0, admitted.size());

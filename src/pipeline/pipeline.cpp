@@ -62,7 +62,8 @@ struct EmbeddingPipeline::Impl {
         engine(std::move(e)),
         options(o),
         admission(model.tokenizer, {model.manifest.max_seq_length, model.manifest.dimension,
-                                    options.parallel_tokenize_min, model.manifest.normalize}) {
+                                    options.parallel_tokenize_min, model.manifest.normalize,
+                                    model.manifest.prompts, model.manifest.default_prompt_name}) {
     const auto hidden = engine->capabilities().hidden_size;
     if (hidden != model.manifest.dimension) {
       throw model_error((model.dir / "akidb.json").string(),
@@ -88,9 +89,11 @@ void EmbeddingPipeline::Impl::run(std::span<const SequenceRef> batch, StageTimin
   stages.inference_us += micros_since(start);
 
   start = Clock::now();
+  const auto& manifest = model.manifest;
   for (std::size_t k = 0; k < batch.size(); ++k) {
     const float* rows = ws->hidden.data() + std::size_t{ws->offsets[k]} * dim;
-    pool(model.manifest.pooling, rows, ws->offsets[k + 1] - ws->offsets[k], dim, batch[k].out);
+    const std::size_t skip = manifest.include_prompt ? 0 : batch[k].request->prompt_length;
+    pool(manifest.pooling, rows, ws->offsets[k + 1] - ws->offsets[k], dim, batch[k].out, skip);
   }
   stages.pool_us += micros_since(start);
 

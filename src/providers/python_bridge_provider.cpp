@@ -207,7 +207,8 @@ struct PythonBridgeProvider::Impl {
     model.emplace(LoadedModel::load(options.model_dir, options.variant));
     admission.emplace(model->tokenizer,
                       AdmissionLimits{model->manifest.max_seq_length, info.dimension, 64,
-                                      model->manifest.normalize});
+                                      model->manifest.normalize, model->manifest.prompts,
+                                      model->manifest.default_prompt_name});
     for (std::size_t i = 0; i < workers.size(); ++i) idle.push_back(i);
   }
 
@@ -337,7 +338,11 @@ void PythonBridgeProvider::Impl::embed_kind(std::span<const SequenceRef> batch, 
 }
 
 AdmittedRequest PythonBridgeProvider::admit(const EmbedRequest& request) const {
-  return impl_->admission->admit(request);
+  auto admitted = impl_->admission->admit(request);
+  // The service embeds the texts as sent; it has no notion of prompts.
+  if (admitted.prompt)
+    throw invalid_request("prompts are not supported by the python engine (use onnx or native)");
+  return admitted;
 }
 
 void PythonBridgeProvider::embed_sequences(std::span<const SequenceRef> batch,

@@ -139,9 +139,13 @@ def test_the_gil_is_released_during_inference(embedder):
     assert ticks > 10_000, ticks
 
 
-def test_prompt_name_is_not_supported(embedder):
-    with pytest.raises(ValueError, match="prompt_name"):
+def test_unknown_prompt_name_is_invalid_input_naming_the_known_ones(embedder):
+    # all-MiniLM-L6-v2 has no prompts; a literal prompt still works.
+    with pytest.raises(akidb_embed.InvalidInputError, match="unknown prompt_name 'query' .the model has no prompts"):
         embedder.encode(["x"], prompt_name="query")
+    with_prompt = embedder.encode(["x"], prompt="query: ")
+    assert with_prompt.shape == (1, embedder.get_sentence_embedding_dimension())
+    assert not np.allclose(with_prompt, embedder.encode(["x"]))
 
 
 @pytest.mark.parametrize("code, cls", [

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <optional>
 
 #include "akidb/embed/error.hpp"
 #include "test_support.hpp"
@@ -306,6 +307,86 @@ TEST(OnnxProviderErrors, UnknownVariantListsTheAvailableOnes) {
   auto options = default_options();
   options.variant = "fp64";
   expect_error([&] { OnnxProvider p(options); }, ErrorCode::ModelError, "unknown variant 'fp64'");
+}
+
+TEST(OnnxProviderErrors, UnknownPoolingNamesTheField) {
+  ModelCopy copy;
+  copy.manifest["pooling"] = "lasttoken";
+  copy.write_manifest();
+  expect_error([&] { OnnxProvider p(copy.options()); }, ErrorCode::ModelError,
+               "akidb.json: pooling: unsupported 'lasttoken' (mean, cls, max or mean_sqrt_len)");
+}
+
+TEST(OnnxProviderErrors, DefaultPromptMustBeOneOfThePrompts) {
+  ModelCopy copy;
+  copy.manifest["prompts"] = {{"query", "query: "}};
+  copy.manifest["default_prompt_name"] = "passage";
+  copy.write_manifest();
+  expect_error([&] { OnnxProvider p(copy.options()); }, ErrorCode::ModelError,
+               "akidb.json: default_prompt_name 'passage' is not one of the prompts");
+}
+
+// ---- prompts -----------------------------------------------------------------
+
+// The default model with prompts added to its manifest.
+struct PromptModel : ModelCopy {
+  PromptModel() {
+    manifest["prompts"] = {{"query", "query: "}, {"passage", "passage: "}};
+    manifest["default_prompt_name"] = "query";
+    manifest["include_prompt"] = false;
+    write_manifest();
+  }
+};
+
+Embeddings embed_one(OnnxProvider& provider, const std::string& text,
+                     std::optional<std::string> prompt_name, std::optional<std::string> prompt) {
+  auto request = EmbedRequest::from_texts({text});
+  request.prompt_name = std::move(prompt_name);
+  request.prompt = std::move(prompt);
+  return provider.embed_batch(request).embeddings;
+}
+
+TEST(Prompts, DefaultNamedAndLiteralPromptsAgree) {
+  PromptModel model;
+  OnnxProvider provider(model.options());
+  const auto by_default = embed_one(provider, "a cat", std::nullopt, std::nullopt);
+  const auto by_name = embed_one(provider, "a cat", "query", std::nullopt);
+  const auto literal = embed_one(provider, "a cat", std::nullopt, "query: ");
+  const auto passage = embed_one(provider, "a cat", "passage", std::nullopt);
+  const auto none = embed_one(provider, "a cat", std::nullopt, "");
+  EXPECT_LE(max_abs_diff(by_default.row(0), by_name.row(0)), 1e-6);
+  EXPECT_LE(max_abs_diff(by_default.row(0), literal.row(0)), 1e-6);
+  EXPECT_GT(max_abs_diff(by_default.row(0), passage.row(0)), 1e-3);
+  EXPECT_GT(max_abs_diff(by_default.row(0), none.row(0)), 1e-3);
+}
+
+TEST(Prompts, UsageCountsThePromptTokens) {
+  PromptModel model;
+  OnnxProvider provider(model.options());
+  const auto response = provider.embed_batch(EmbedRequest::from_texts({"a cat"}));
+  // [CLS] query : a cat [SEP]
+  EXPECT_EQ(response.usage.input_tokens, std::vector<std::size_t>{6});
+  EXPECT_EQ(response.usage.prompt_tokens, 6u);
+}
+
+TEST(Prompts, UnknownNameListsTheKnownOnes) {
+  PromptModel model;
+  OnnxProvider provider(model.options());
+  expect_error([&] { embed_one(provider, "x", "search", std::nullopt); }, ErrorCode::InvalidInput,
+               "unknown prompt_name 'search' (the model's prompts: passage, query)");
+  expect_error([&] { embed_one(provider, "x", "query", "query: "); }, ErrorCode::InvalidInput,
+               "give either prompt or prompt_name, not both");
+}
+
+TEST(Prompts, TokenIdInputsTakeNoPrompt) {
+  PromptModel model;
+  OnnxProvider provider(model.options());
+  EmbedRequest request;
+  request.inputs = std::vector<TokenIds>{{2000, 2001}};
+  EXPECT_EQ(provider.embed_batch(request).usage.input_tokens, std::vector<std::size_t>{4});
+  request.prompt_name = "query";
+  expect_error([&] { provider.embed_batch(request); }, ErrorCode::InvalidInput,
+               "prompts apply to text inputs only, not to token ids");
 }
 
 }  // namespace

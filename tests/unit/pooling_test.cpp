@@ -38,6 +38,36 @@ TEST(Pool, ClsTakesTheFirstRow) {
   EXPECT_EQ(out, (std::vector<float>{2.5f, 3.5f, 4.5f}));
 }
 
+TEST(Pool, MaxTakesThePerDimensionMaximum) {
+  const std::vector<float> hidden{1, -2, 3, -4, 5, -6, 0, 0, 9};
+  std::vector<float> out(3);
+  pool(Pooling::Max, hidden.data(), 3, 3, out.data());
+  EXPECT_EQ(out, (std::vector<float>{1, 5, 9}));
+  pool(Pooling::Max, hidden.data(), 0, 3, out.data());  // sentence-transformers' -1e9 fill
+  EXPECT_EQ(out, (std::vector<float>{-1e9f, -1e9f, -1e9f}));
+}
+
+TEST(Pool, MeanSqrtLenDividesTheSumBySqrtOfTheCount) {
+  const std::vector<float> hidden{1, 2, 3, 4, 5, 6, 7, 8};
+  std::vector<float> out(2);
+  pool(Pooling::MeanSqrtLen, hidden.data(), 4, 2, out.data());
+  EXPECT_FLOAT_EQ(out[0], 16.0f / 2.0f);
+  EXPECT_FLOAT_EQ(out[1], 20.0f / 2.0f);
+}
+
+TEST(Pool, SkipLeavesThePromptOutExceptForCls) {
+  const std::vector<float> hidden{10, 20, 1, 2, 3, 4};
+  std::vector<float> out(2);
+  pool(Pooling::Mean, hidden.data(), 3, 2, out.data(), 1);
+  EXPECT_EQ(out, (std::vector<float>{2, 3}));
+  pool(Pooling::Max, hidden.data(), 3, 2, out.data(), 1);
+  EXPECT_EQ(out, (std::vector<float>{3, 4}));
+  pool(Pooling::Cls, hidden.data(), 3, 2, out.data(), 2);  // as sentence-transformers 5.x does
+  EXPECT_EQ(out, (std::vector<float>{10, 20}));
+  pool(Pooling::Mean, hidden.data(), 3, 2, out.data(), 7);  // a prompt longer than the sequence
+  EXPECT_EQ(out, (std::vector<float>{0, 0}));
+}
+
 TEST(TruncateDimensions, KeepsThePrefixAndRenormalizes) {
   Embeddings full(1, 4);
   const std::vector<float> row{3, 4, 12, 0};

@@ -3,7 +3,10 @@
 // before it is queued. Every backend admits through the same code, so a bad
 // input gets the same error, in the same words, whatever runs the model.
 #include <cstddef>
+#include <map>
+#include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "akidb/embed/tokenizer.hpp"
@@ -15,6 +18,12 @@ struct AdmittedRequest {
   const EmbedRequest* request = nullptr;  // the inputs and options as sent (not owned)
   bool normalize = true;                  // the request's choice, else the model's
   std::vector<Encoding> encodings;        // one per input, [CLS] ... [SEP], after truncation
+  // The prompt prepended to every text (named, literal or the model's
+  // default), and its length in tokens as sentence-transformers counts it:
+  // [CLS] and the prompt's tokens, not a final [SEP]. Pooling skips that many
+  // tokens when the model's include_prompt is false.
+  std::optional<std::string> prompt;
+  std::size_t prompt_length = 0;
   double tokenize_us = 0;
 
   std::size_t size() const noexcept { return encodings.size(); }
@@ -32,10 +41,12 @@ struct SequenceRef {
 };
 
 struct AdmissionLimits {
-  std::size_t max_seq_length = 0;          // the model's, [CLS]/[SEP] included
-  std::size_t dimension = 0;               // the model's output dimension
-  std::size_t parallel_tokenize_min = 64;  // tokenize in parallel from this many inputs
-  bool normalize = true;                   // the model's default (manifest `normalize`)
+  std::size_t max_seq_length = 0;              // the model's, [CLS]/[SEP] included
+  std::size_t dimension = 0;                   // the model's output dimension
+  std::size_t parallel_tokenize_min = 64;      // tokenize in parallel from this many inputs
+  bool normalize = true;                       // the model's default (manifest `normalize`)
+  std::map<std::string, std::string> prompts;  // the model's named prompts
+  std::optional<std::string> default_prompt_name;
 };
 
 class Admission {
@@ -44,12 +55,14 @@ class Admission {
 
   // Validates and tokenizes every input. Throws Error(InvalidInput) naming
   // the input: empty request, invalid UTF-8, a token id outside the
-  // vocabulary, too many tokens with truncation off, bad dimensions. The
+  // vocabulary, too many tokens with truncation off, bad dimensions, an
+  // unknown prompt_name or a prompt with token-id inputs. The
   // result refers to `request`, which must outlive it.
   AdmittedRequest admit(const EmbedRequest& request) const;
 
  private:
-  void encode_one(const EmbedRequest& request, std::size_t i, Encoding& out) const;
+  void resolve_prompt(const EmbedRequest& request, AdmittedRequest& admitted) const;
+  void encode_one(const AdmittedRequest& admitted, std::size_t i, Encoding& out) const;
   void encode_ids(const TokenIds& ids, std::size_t i, Encoding& out) const;
   void encode_range(AdmittedRequest& admitted, std::size_t begin, std::size_t end) const;
   void encode_parallel(AdmittedRequest& admitted) const;

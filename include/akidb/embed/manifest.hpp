@@ -3,19 +3,29 @@
 #include <cstddef>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace akidb::embed {
 
-enum class Pooling { Mean, Cls };
+// sentence-transformers' Pooling modes: mean of the tokens, the first ([CLS])
+// token, the per-dimension max, and the sum divided by sqrt(token count).
+enum class Pooling { Mean, Cls, Max, MeanSqrtLen };
 
 struct ModelManifest {
   std::string name;                // "all-MiniLM-L6-v2"
   std::size_t dimension = 0;       // 384
   std::size_t max_seq_length = 0;  // 256 tokens, [CLS]/[SEP] included
   Pooling pooling = Pooling::Mean;
+  // false: mean, max and mean-sqrt-len pooling skip the prompt's tokens
+  // ([CLS] and the prompt; sentence-transformers' include_prompt).
+  bool include_prompt = true;
   bool normalize = true;
+  // Named prompts prepended to the text (config_sentence_transformers.json),
+  // and the one used when a request names none.
+  std::map<std::string, std::string> prompts;
+  std::optional<std::string> default_prompt_name;
   std::vector<std::string> inputs;  // graph inputs: input_ids, attention_mask, token_type_ids
   std::string output;               // graph output with [batch, seq, dim] hidden states
   std::map<std::string, std::string> variants;  // "fp32" -> "model.onnx", "int8" -> ...

@@ -25,6 +25,14 @@ struct EmbedRequest {
   // Keep the first `dimensions` values of each vector (re-normalized when
   // `normalize`); 0 keeps the model's full dimension.
   std::size_t dimensions = 0;
+  // One of the model's named prompts (its manifest's `prompts`), prepended
+  // to every text as sentence-transformers' encode(prompt_name=...) does;
+  // unset: the model's default_prompt_name, if it has one. Unknown names are
+  // an InvalidInput error that lists the known ones.
+  std::optional<std::string> prompt_name;
+  // A literal prompt instead of a named one (sentence-transformers'
+  // encode(prompt=...)); "" turns the default prompt off. Not with prompt_name.
+  std::optional<std::string> prompt;
 
   std::size_t size() const noexcept;
   static EmbedRequest from_texts(std::vector<std::string> texts);
