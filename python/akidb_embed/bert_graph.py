@@ -73,6 +73,12 @@ class BertConfig:
     def fairseq_positions(self) -> bool:
         return self.model_type in ROBERTA_TYPES
 
+    @property
+    def max_positions(self) -> int:
+        """The longest input in tokens: RoBERTa-family positions start at pad_token_id + 1."""
+        offset = self.pad_token_id + 1 if self.fairseq_positions else 0
+        return self.max_position_embeddings - offset
+
     @classmethod
     def from_dict(cls, cfg: Mapping, source: str = "config.json") -> "BertConfig":
         needed = [
@@ -335,15 +341,18 @@ def parse_config(cfg: Mapping, source: str = "config.json") -> BertConfig:
     return BertConfig.from_dict(cfg, source=source)
 
 
-def expected_fusions(cfg: BertConfig) -> tuple[dict[str, int], dict[str, int]]:
-    """(fused operators onnxruntime.transformers.optimizer must produce, plain
-    operators allowed to remain). Its embedding fusion knows only arange
-    positions, so the RoBERTa family keeps its embedding LayerNormalization."""
+def expected_fusions(cfg: BertConfig) -> dict[str, int]:
+    """Fused operators onnxruntime.transformers.optimizer (model_type "bert")
+    must produce. Its embedding fusion knows only arange positions, so the
+    RoBERTa family keeps its embedding LayerNormalization (allowed_unfused)."""
     L = cfg.num_hidden_layers
     fused = {"Attention": L, "SkipLayerNormalization": 2 * L, "BiasGelu": L}
-    if cfg.fairseq_positions:
-        return fused, {"LayerNormalization": 1}
-    return {"EmbedLayerNormalization": 1, **fused}, {}
+    return fused if cfg.fairseq_positions else {"EmbedLayerNormalization": 1, **fused}
+
+
+def allowed_unfused(cfg: BertConfig) -> dict[str, int]:
+    """Plain LayerNormalization / Softmax / Erf nodes allowed after fusion."""
+    return {"LayerNormalization": 1} if cfg.fairseq_positions else {}
 
 
 def build_bert_model(weights: Mapping[str, np.ndarray], config: BertConfig | Mapping, *,

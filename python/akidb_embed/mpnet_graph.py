@@ -23,6 +23,7 @@ Same contract as bert_graph.build_bert_model, minus the token_type_ids input:
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
@@ -36,29 +37,36 @@ PADDING_IDX = 1  # MPNetEmbeddings.padding_idx, fixed in transformers whatever c
 MAX_DISTANCE = 128
 
 
-def config_from_dict(cfg: Mapping, source: str = "config.json") -> tuple[BertConfig, int]:
-    """(encoder shape, relative_attention_num_buckets) from an MPNet config.json."""
+@dataclass(frozen=True)
+class MPNetConfig(BertConfig):
+    """BERT's shape with RoBERTa positions (model_type "roberta", pad 1), one
+    token type of zeros and the relative attention bias buckets."""
+    relative_attention_num_buckets: int = 32
+
+
+def parse_config(cfg: Mapping, source: str = "config.json") -> MPNetConfig:
+    """MPNetConfig from an MPNet config.json dict; WeightError names the file and field."""
     if cfg.get("model_type") != "mpnet":
         raise WeightError(f"{source}: model_type {cfg.get('model_type')!r} is not 'mpnet'")
-    buckets = int(cfg.get("relative_attention_num_buckets", 32))
-    if buckets < 4 or buckets % 4:
+    buckets = cfg.get("relative_attention_num_buckets", 32)
+    if not isinstance(buckets, int) or buckets < 4 or buckets % 4:
         raise WeightError(f"{source}: relative_attention_num_buckets {buckets} unsupported (a multiple of 4)")
-    shape = dict(cfg, type_vocab_size=1, model_type="roberta", pad_token_id=PADDING_IDX)
-    return BertConfig.from_dict(shape, source=source), buckets
+    shape = BertConfig.from_dict(dict(cfg, type_vocab_size=1, model_type="roberta", pad_token_id=PADDING_IDX),
+                                 source=source)
+    return MPNetConfig(**vars(shape), relative_attention_num_buckets=buckets)
 
 
-def parse_config(cfg: Mapping, source: str = "config.json") -> BertConfig:
-    return config_from_dict(cfg, source)[0]
-
-
-def expected_fusions(cfg: BertConfig) -> tuple[dict[str, int], dict[str, int]]:
-    """(fused operators, plain operators allowed to remain) after
-    onnxruntime.transformers.optimizer: its Attention fusion has no slot for
-    the relative position bias, so each layer keeps its Softmax (the
-    projections, LayerNorms and GELU still fuse)."""
+def expected_fusions(cfg: BertConfig) -> dict[str, int]:
+    """Fused operators onnxruntime.transformers.optimizer (model_type "bert")
+    must produce: its Attention fusion has no slot for the relative position
+    bias, so each layer keeps its Softmax (allowed_unfused); the projections,
+    LayerNorms, GELU and the embedding still fuse."""
     L = cfg.num_hidden_layers
-    return ({"EmbedLayerNormalization": 1, "SkipLayerNormalization": 2 * L, "BiasGelu": L},
-            {"Softmax": L})
+    return {"EmbedLayerNormalization": 1, "SkipLayerNormalization": 2 * L, "BiasGelu": L}
+
+
+def allowed_unfused(cfg: BertConfig) -> dict[str, int]:
+    return {"Softmax": cfg.num_hidden_layers}
 
 
 def relative_position_bucket(relative_position: np.ndarray, num_buckets: int = 32,
@@ -83,8 +91,7 @@ def bias_by_distance(table: np.ndarray, max_positions: int, num_buckets: int) ->
     return table[relative_position_bucket(distance, num_buckets)].astype(np.float32)
 
 
-def mpnet_weights(raw: Mapping[str, np.ndarray], cfg: BertConfig, buckets: int,
-                  source: str) -> dict[str, np.ndarray]:
+def mpnet_weights(raw: Mapping[str, np.ndarray], cfg: MPNetConfig, source: str) -> dict[str, np.ndarray]:
     """Checked float32 tensors under bert_graph's names (plus the bias table)."""
     w = strip_prefix(raw, ("mpnet.",))
     H, I = cfg.hidden_size, cfg.intermediate_size
@@ -93,7 +100,7 @@ def mpnet_weights(raw: Mapping[str, np.ndarray], cfg: BertConfig, buckets: int,
         "embeddings.position_embeddings.weight": (cfg.max_position_embeddings, H),
         "embeddings.LayerNorm.weight": (H,),
         "embeddings.LayerNorm.bias": (H,),
-        "encoder.relative_attention_bias.weight": (buckets, cfg.num_attention_heads),
+        "encoder.relative_attention_bias.weight": (cfg.relative_attention_num_buckets, cfg.num_attention_heads),
     }
     rename = {}
     for i in range(cfg.num_hidden_layers):
@@ -114,13 +121,14 @@ def mpnet_weights(raw: Mapping[str, np.ndarray], cfg: BertConfig, buckets: int,
     return {rename.get(k, k): v for k, v in checked.items()}
 
 
-def build_mpnet_model(weights: Mapping[str, np.ndarray], config: Mapping, *,
+def build_mpnet_model(weights: Mapping[str, np.ndarray], config: MPNetConfig | Mapping, *,
                       source: str = "model.safetensors",
                       mask_filter_value: float = MASK_FILTER_VALUE,
                       graph_name: str = "mpnet") -> onnx.ModelProto:
     """Return an ONNX ModelProto computing MPNetModel's last_hidden_state."""
-    cfg, buckets = config_from_dict(config, source="config.json")
-    w = mpnet_weights(weights, cfg, buckets, source)
+    cfg = config if isinstance(config, MPNetConfig) else parse_config(config)
+    buckets = cfg.relative_attention_num_buckets
+    w = mpnet_weights(weights, cfg, source)
     g = GraphBuilder(cfg, mask_filter_value)
     P = cfg.max_position_embeddings
 

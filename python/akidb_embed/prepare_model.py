@@ -112,10 +112,10 @@ def read_source_metadata(src: Path) -> dict:
         raise PrepareError(str(e)) from e
 
     st_cfg = _read_json(src / "sentence_bert_config.json")
-    max_seq = int(st_cfg.get("max_seq_length") or cfg.max_position_embeddings)
-    if max_seq > cfg.max_position_embeddings:
+    max_seq = int(st_cfg.get("max_seq_length") or cfg.max_positions)
+    if max_seq > cfg.max_positions:
         raise PrepareError(f"{src / 'sentence_bert_config.json'}: max_seq_length {max_seq} exceeds "
-                           f"max_position_embeddings {cfg.max_position_embeddings}")
+                           f"the {cfg.max_positions} positions of config.json")
 
     modules = _read_json(src / "modules.json")
     types = [m.get("type", "") for m in modules]
@@ -185,7 +185,7 @@ def _quiet_ort_logs() -> None:
 
 
 def expected_fusions(cfg: bert_graph.BertConfig, graph=bert_graph) -> dict[str, int]:
-    return graph.expected_fusions(cfg)[0]
+    return graph.expected_fusions(cfg)
 
 
 def optimize(fp32_path: Path, out_path: Path, cfg: bert_graph.BertConfig, graph=bert_graph) -> dict[str, int]:
@@ -203,7 +203,7 @@ def optimize(fp32_path: Path, out_path: Path, cfg: bert_graph.BertConfig, graph=
                            hidden_size=cfg.hidden_size, optimization_options=opts, opt_level=0,
                            use_gpu=False)
     stats = {k: v for k, v in model.get_fused_operator_statistics().items() if v}
-    want, allowed = graph.expected_fusions(cfg)
+    want, allowed = graph.expected_fusions(cfg), graph.allowed_unfused(cfg)
     short = {k: (stats.get(k, 0), n) for k, n in want.items() if stats.get(k, 0) != n}
     leftover = {op: n for op in ("LayerNormalization", "Softmax", "Erf")
                 if (n := sum(1 for x in model.model.graph.node if x.op_type == op)) != allowed.get(op, 0)}
@@ -294,7 +294,7 @@ def prepare(out: Path, source: Path | None = None, variants=ALL_VARIANTS, log=pr
         weights_path = src / "model.safetensors"
         try:
             weights = bert_graph.load_safetensors(weights_path)
-            model = GRAPH_BUILDERS[graph](weights, meta["config"], source=str(weights_path))
+            model = GRAPH_BUILDERS[graph](weights, cfg, source=str(weights_path))
         except bert_graph.WeightError as e:
             raise PrepareError(str(e)) from e
         del weights
