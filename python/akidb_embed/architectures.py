@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from . import bert_graph
+from . import bert_graph, mpnet_graph
 from ._errors import ModelError
 
 
@@ -40,11 +40,10 @@ class Architecture:
     native: bool  # the native C++ engine (src/engines/native) runs it
     # The longest input in tokens the position table allows.
     max_positions: Callable[[Any], int]
-
-
-def _bert_fusions(cfg: bert_graph.BertConfig) -> dict[str, int]:
-    n = cfg.num_hidden_layers
-    return {"EmbedLayerNormalization": 1, "Attention": n, "SkipLayerNormalization": 2 * n, "BiasGelu": n}
+    # Plain LayerNormalization / Softmax / Erf nodes the fusion may leave.
+    allowed_unfused: Callable[[Any], dict[str, int]] = lambda cfg: {}
+    # Whether the int8 recipe (prepare_model.INT8_RECIPE) was measured on it.
+    int8: bool = False
 
 
 BERT = Architecture(
@@ -52,18 +51,48 @@ BERT = Architecture(
     parse_config=lambda cfg, source: bert_graph.BertConfig.from_dict(cfg, source=source),
     build_graph=bert_graph.build_bert_model,
     optimizer_type="bert",
-    expected_fusions=_bert_fusions,
+    expected_fusions=bert_graph.expected_fusions,
+    allowed_unfused=bert_graph.allowed_unfused,
     native=True,
-    max_positions=lambda cfg: cfg.max_position_embeddings,
+    max_positions=lambda cfg: cfg.max_positions,
+    int8=True,
+)
+
+# BERT's graph with fairseq positions (pad_token_id + 1 + position) and one token type.
+XLM_ROBERTA = Architecture(
+    name="xlm-roberta",
+    parse_config=lambda cfg, source: bert_graph.BertConfig.from_dict(cfg, source=source),
+    build_graph=bert_graph.build_bert_model,
+    optimizer_type="bert",
+    expected_fusions=bert_graph.expected_fusions,
+    allowed_unfused=bert_graph.allowed_unfused,
+    native=True,
+    max_positions=lambda cfg: cfg.max_positions,
+)
+
+# Relative position bias in attention, RoBERTa positions, no token types.
+MPNET = Architecture(
+    name="mpnet",
+    parse_config=lambda cfg, source: mpnet_graph.parse_config(cfg, source=source),
+    build_graph=mpnet_graph.build_mpnet_model,
+    optimizer_type="bert",
+    expected_fusions=mpnet_graph.expected_fusions,
+    allowed_unfused=mpnet_graph.allowed_unfused,
+    native=True,
+    max_positions=lambda cfg: cfg.max_positions,
 )
 
 # model_type -> Architecture.
-ARCHITECTURES: dict[str, Architecture] = {"bert": BERT}
+ARCHITECTURES: dict[str, Architecture] = {"bert": BERT, "xlm-roberta": XLM_ROBERTA, "mpnet": MPNET}
 # config.json `architectures` class names -> model_type (used when model_type is absent).
 CLASS_NAMES: dict[str, str] = {
     "BertModel": "bert",
     "BertForMaskedLM": "bert",
     "BertForPreTraining": "bert",
+    "XLMRobertaModel": "xlm-roberta",
+    "XLMRobertaForMaskedLM": "xlm-roberta",
+    "MPNetModel": "mpnet",
+    "MPNetForMaskedLM": "mpnet",
 }
 
 

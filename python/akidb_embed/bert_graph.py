@@ -39,6 +39,10 @@ OUTPUT_NAME = "last_hidden_state"
 MASK_FILTER_VALUE = float(np.finfo(np.float32).min)
 
 
+# config.json model types whose positions start at pad_token_id + 1 (RoBERTa family).
+ROBERTA_TYPES = ("xlm-roberta", "roberta")
+
+
 class WeightError(ValueError):
     """The checkpoint is unreadable, incomplete or does not match config.json."""
 
@@ -55,10 +59,25 @@ class BertConfig:
     layer_norm_eps: float
     hidden_act: str = "gelu"
     position_embedding_type: str = "absolute"
+    # "bert": position ids 0..S-1. "xlm-roberta" / "roberta": fairseq positions,
+    # pad_token_id + cumsum(input_ids != pad_token_id) for real tokens and
+    # pad_token_id for pad tokens (create_position_ids_from_input_ids).
+    model_type: str = "bert"
+    pad_token_id: int = 0
 
     @property
     def head_size(self) -> int:
         return self.hidden_size // self.num_attention_heads
+
+    @property
+    def fairseq_positions(self) -> bool:
+        return self.model_type in ROBERTA_TYPES
+
+    @property
+    def max_positions(self) -> int:
+        """The longest input in tokens: RoBERTa-family positions start at pad_token_id + 1."""
+        offset = self.pad_token_id + 1 if self.fairseq_positions else 0
+        return self.max_position_embeddings - offset
 
     @classmethod
     def from_dict(cls, cfg: Mapping, source: str = "config.json") -> "BertConfig":
@@ -73,7 +92,12 @@ class BertConfig:
             **{k: cfg[k] for k in needed},
             hidden_act=cfg.get("hidden_act", "gelu"),
             position_embedding_type=cfg.get("position_embedding_type", "absolute"),
+            model_type=cfg.get("model_type", "bert"),
+            pad_token_id=int(cfg.get("pad_token_id", 1 if cfg.get("model_type") in ROBERTA_TYPES else 0)),
         )
+        if c.model_type not in ("bert", *ROBERTA_TYPES):
+            raise WeightError(f"{source}: model_type {c.model_type!r} is not a BERT-family encoder "
+                              f"(bert, {', '.join(ROBERTA_TYPES)})")
         if c.hidden_size % c.num_attention_heads:
             raise WeightError(f"{source}: hidden_size {c.hidden_size} not divisible by "
                               f"num_attention_heads {c.num_attention_heads}")
@@ -102,9 +126,8 @@ def load_safetensors(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def _bert_weights(raw: Mapping[str, np.ndarray], cfg: BertConfig, source: str) -> dict[str, np.ndarray]:
-    """Strip an optional 'bert.' prefix and check presence, shapes and finiteness."""
-    prefix = "bert." if any(k.startswith("bert.embeddings.") for k in raw) else ""
-    w = {k[len(prefix):]: v for k, v in raw.items() if k.startswith(prefix)}
+    """Strip an optional 'bert.' / 'roberta.' prefix and check presence, shapes and finiteness."""
+    w = strip_prefix(raw, ("bert.", "roberta."))
 
     H, I = cfg.hidden_size, cfg.intermediate_size
     expected = {
@@ -130,6 +153,19 @@ def _bert_weights(raw: Mapping[str, np.ndarray], cfg: BertConfig, source: str) -
         expected[p + "output.LayerNorm.weight"] = (H,)
         expected[p + "output.LayerNorm.bias"] = (H,)
 
+    return check_tensors(w, expected, source)
+
+
+def strip_prefix(raw: Mapping[str, np.ndarray], prefixes: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The tensors under the first prefix that holds the embeddings, prefix removed (else all)."""
+    for prefix in prefixes:
+        if any(k.startswith(prefix + "embeddings.") for k in raw):
+            return {k[len(prefix):]: v for k, v in raw.items() if k.startswith(prefix)}
+    return dict(raw)
+
+
+def check_tensors(w: Mapping[str, np.ndarray], expected: Mapping[str, tuple], source: str) -> dict[str, np.ndarray]:
+    """The expected tensors as float32; WeightError for a missing, misshapen or non-finite one."""
     missing = [k for k in expected if k not in w]
     if missing:
         more = f" (and {len(missing) - 3} more)" if len(missing) > 3 else ""
@@ -185,78 +221,87 @@ class _GraphBuilder:
         return out
 
 
-def build_bert_model(weights: Mapping[str, np.ndarray], config: BertConfig | Mapping, *,
-                     source: str = "model.safetensors",
-                     mask_filter_value: float = MASK_FILTER_VALUE,
-                     graph_name: str = "bert") -> onnx.ModelProto:
-    """Return an ONNX ModelProto computing BertModel's last_hidden_state."""
-    cfg = config if isinstance(config, BertConfig) else BertConfig.from_dict(config)
-    w = _bert_weights(weights, cfg, source)
-    H, nh, hd = cfg.hidden_size, cfg.num_attention_heads, cfg.head_size
+class GraphBuilder(_GraphBuilder):
+    """The node writer plus the constants every encoder graph shares."""
+
+    def __init__(self, cfg: BertConfig, mask_filter_value: float) -> None:
+        super().__init__()
+        H, nh, hd = cfg.hidden_size, cfg.num_attention_heads, cfg.head_size
+        self.c_one_i = self.const("/const/one_i64", 1, np.int64)  # scalar index 1 (sequence axis)
+        self.c_axes0 = self.const("/const/axes_0", [0], np.int64)
+        self.c_axes1 = self.const("/const/axes_1", [1], np.int64)
+        self.c_axes2 = self.const("/const/axes_2", [2], np.int64)
+        self.c_start0 = self.const("/const/starts_0", [0], np.int64)
+        self.c_step1 = self.const("/const/steps_1", [1], np.int64)
+        self.c_one_f = self.const("/const/one_f32", 1.0, np.float32)
+        self.c_maskv = self.const("/const/mask_filter_value", mask_filter_value, np.float32)
+        self.c_split_heads = self.const("/const/split_heads_shape", [0, 0, nh, hd], np.int64)
+        self.c_merge_heads = self.const("/const/merge_heads_shape", [0, 0, H], np.int64)
+        self.c_scale = self.const("/const/sqrt_head_size", math.sqrt(hd), np.float32)
+        self.c_sqrt2 = self.const("/const/sqrt_2", math.sqrt(2.0), np.float32)
+        self.c_half = self.const("/const/half", 0.5, np.float32)
+
+    def sequence_length(self, prefix: str) -> str:
+        """Int64 scalar S of input_ids [B, S]."""
+        shape = self.node("Shape", ["input_ids"], f"{prefix}/Shape")
+        return self.node("Gather", [shape, self.c_one_i], f"{prefix}/Gather", axis=0)
+
+    def position_ids(self, cfg: BertConfig) -> str:
+        """[1, S] arange (BERT) or [B, S] fairseq positions (RoBERTa family)."""
+        if not cfg.fairseq_positions:
+            pos_ids = self.init("embeddings.position_ids",
+                                np.arange(cfg.max_position_embeddings, dtype=np.int64)[None, :])
+            seq_end = self.node("Unsqueeze", [self.sequence_length("/embeddings"), self.c_axes0],
+                                "/embeddings/Unsqueeze")
+            return self.node("Slice", [pos_ids, self.c_start0, seq_end, self.c_axes1, self.c_step1],
+                             "/embeddings/Slice")
+        # transformers' create_position_ids_from_input_ids:
+        #   mask = input_ids != pad; (cumsum(mask, 1) * mask) + pad
+        pad = self.const("/const/padding_idx", cfg.pad_token_id, np.int64)
+        eq = self.node("Equal", ["input_ids", pad], "/embeddings/Equal")
+        ne = self.node("Not", [eq], "/embeddings/Not")
+        m = self.node("Cast", [ne], "/embeddings/Cast", to=TensorProto.INT64)
+        cs = self.node("CumSum", [m, self.c_one_i], "/embeddings/CumSum")
+        cs = self.node("Mul", [cs, m], "/embeddings/Mul")
+        return self.node("Add", [cs, pad], "/embeddings/Add_pos")
+
+    def extended_mask(self) -> str:
+        """[B,1,1,S]: (1 - mask) * mask_filter_value."""
+        m = self.node("Unsqueeze", ["attention_mask", self.c_axes1], "/Unsqueeze")
+        m = self.node("Unsqueeze", [m, self.c_axes2], "/Unsqueeze_1")
+        m = self.node("Cast", [m], "/Cast", to=TensorProto.FLOAT)
+        m = self.node("Sub", [self.c_one_f, m], "/Sub")
+        return self.node("Mul", [m, self.c_maskv], "/Mul")
+
+
+def encoder_layers(g: GraphBuilder, w: Mapping[str, np.ndarray], cfg: BertConfig, hidden: str,
+                   ext_mask: str, position_bias: str | None = None) -> str:
+    """The BERT layer stack (HF names after the prefix); position_bias [1|B, nh, S, S]
+    is added to the scaled scores before the mask (MPNet's relative attention bias)."""
     eps = cfg.layer_norm_eps
-    g = _GraphBuilder()
-
-    # ---- constants shared by the whole graph
-    c_one_i = g.const("/const/one_i64", 1, np.int64)           # scalar index 1 (sequence axis)
-    c_axes0 = g.const("/const/axes_0", [0], np.int64)
-    c_axes1 = g.const("/const/axes_1", [1], np.int64)
-    c_axes2 = g.const("/const/axes_2", [2], np.int64)
-    c_start0 = g.const("/const/starts_0", [0], np.int64)
-    c_step1 = g.const("/const/steps_1", [1], np.int64)
-    c_one_f = g.const("/const/one_f32", 1.0, np.float32)
-    c_maskv = g.const("/const/mask_filter_value", mask_filter_value, np.float32)
-    c_split_heads = g.const("/const/split_heads_shape", [0, 0, nh, hd], np.int64)
-    c_merge_heads = g.const("/const/merge_heads_shape", [0, 0, H], np.int64)
-    c_scale = g.const("/const/sqrt_head_size", math.sqrt(hd), np.float32)
-    c_sqrt2 = g.const("/const/sqrt_2", math.sqrt(2.0), np.float32)
-    c_half = g.const("/const/half", 0.5, np.float32)
-
-    # ---- embeddings: word + token_type + position(arange(seq)), then LayerNorm
-    word = g.init("embeddings.word_embeddings.weight", w["embeddings.word_embeddings.weight"])
-    ttype = g.init("embeddings.token_type_embeddings.weight", w["embeddings.token_type_embeddings.weight"])
-    pos = g.init("embeddings.position_embeddings.weight", w["embeddings.position_embeddings.weight"])
-    pos_ids = g.init("embeddings.position_ids",
-                     np.arange(cfg.max_position_embeddings, dtype=np.int64)[None, :])
-    e_word = g.node("Gather", [word, "input_ids"], "/embeddings/word_embeddings/Gather")
-    e_type = g.node("Gather", [ttype, "token_type_ids"], "/embeddings/token_type_embeddings/Gather")
-    e_sum = g.node("Add", [e_word, e_type], "/embeddings/Add")
-    shape = g.node("Shape", ["input_ids"], "/embeddings/Shape")
-    seq_len = g.node("Gather", [shape, c_one_i], "/embeddings/Gather", axis=0)
-    seq_end = g.node("Unsqueeze", [seq_len, c_axes0], "/embeddings/Unsqueeze")
-    pos_slice = g.node("Slice", [pos_ids, c_start0, seq_end, c_axes1, c_step1], "/embeddings/Slice")
-    e_pos = g.node("Gather", [pos, pos_slice], "/embeddings/position_embeddings/Gather")
-    e_all = g.node("Add", [e_sum, e_pos], "/embeddings/Add_1")
-    hidden = g.layer_norm(e_all, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], eps,
-                          "embeddings.LayerNorm")
-
-    # ---- extended attention mask [B,1,1,S]: (1 - mask) * mask_filter_value
-    m = g.node("Unsqueeze", ["attention_mask", c_axes1], "/Unsqueeze")
-    m = g.node("Unsqueeze", [m, c_axes2], "/Unsqueeze_1")
-    m = g.node("Cast", [m], "/Cast", to=TensorProto.FLOAT)
-    m = g.node("Sub", [c_one_f, m], "/Sub")
-    ext_mask = g.node("Mul", [m, c_maskv], "/Mul")
-
     L = cfg.num_hidden_layers
     for i in range(L):
         p = f"encoder.layer.{i}."
         n = f"/encoder/layer.{i}"
 
-        def heads(t: str, which: str, perm: list[int]) -> str:
+        def heads(which: str, perm: list[int]) -> str:
             y = g.linear(hidden, w[p + f"attention.self.{which}.weight"],
                          w[p + f"attention.self.{which}.bias"], p + f"attention.self.{which}")
-            r = g.node("Reshape", [y, c_split_heads], f"{n}/attention/self/{which}/Reshape")
+            r = g.node("Reshape", [y, g.c_split_heads], f"{n}/attention/self/{which}/Reshape")
             return g.node("Transpose", [r], f"{n}/attention/self/{which}/Transpose", perm=perm)
 
-        q = heads(hidden, "query", [0, 2, 1, 3])   # [B,nh,S,hd]
-        k = heads(hidden, "key", [0, 2, 3, 1])     # [B,nh,hd,S]
-        v = heads(hidden, "value", [0, 2, 1, 3])   # [B,nh,S,hd]
+        q = heads("query", [0, 2, 1, 3])   # [B,nh,S,hd]
+        k = heads("key", [0, 2, 3, 1])     # [B,nh,hd,S]
+        v = heads("value", [0, 2, 1, 3])   # [B,nh,S,hd]
         s = g.node("MatMul", [q, k], f"{n}/attention/self/MatMul")
-        s = g.node("Div", [s, c_scale], f"{n}/attention/self/Div")
+        s = g.node("Div", [s, g.c_scale], f"{n}/attention/self/Div")
+        if position_bias is not None:
+            s = g.node("Add", [s, position_bias], f"{n}/attention/self/Add_bias")
         s = g.node("Add", [s, ext_mask], f"{n}/attention/self/Add")
         s = g.node("Softmax", [s], f"{n}/attention/self/Softmax", axis=-1)
         ctx = g.node("MatMul", [s, v], f"{n}/attention/self/MatMul_1")
         ctx = g.node("Transpose", [ctx], f"{n}/attention/self/Transpose_3", perm=[0, 2, 1, 3])
-        ctx = g.node("Reshape", [ctx, c_merge_heads], f"{n}/attention/self/Reshape_3")
+        ctx = g.node("Reshape", [ctx, g.c_merge_heads], f"{n}/attention/self/Reshape_3")
         a = g.linear(ctx, w[p + "attention.output.dense.weight"], w[p + "attention.output.dense.bias"],
                      p + "attention.output.dense")
         a = g.node("Add", [a, hidden], f"{n}/attention/output/Add")
@@ -266,21 +311,70 @@ def build_bert_model(weights: Mapping[str, np.ndarray], config: BertConfig | Map
         # FFN with exact GELU: x * 0.5 * (1 + erf(x / sqrt(2)))
         f = g.linear(hidden, w[p + "intermediate.dense.weight"], w[p + "intermediate.dense.bias"],
                      p + "intermediate.dense")
-        d = g.node("Div", [f, c_sqrt2], f"{n}/intermediate/intermediate_act_fn/Div")
+        d = g.node("Div", [f, g.c_sqrt2], f"{n}/intermediate/intermediate_act_fn/Div")
         e = g.node("Erf", [d], f"{n}/intermediate/intermediate_act_fn/Erf")
-        e = g.node("Add", [e, c_one_f], f"{n}/intermediate/intermediate_act_fn/Add")
-        half = g.node("Mul", [f, c_half], f"{n}/intermediate/intermediate_act_fn/Mul")
+        e = g.node("Add", [e, g.c_one_f], f"{n}/intermediate/intermediate_act_fn/Add")
+        half = g.node("Mul", [f, g.c_half], f"{n}/intermediate/intermediate_act_fn/Mul")
         f = g.node("Mul", [half, e], f"{n}/intermediate/intermediate_act_fn/Mul_1")
         o = g.linear(f, w[p + "output.dense.weight"], w[p + "output.dense.bias"], p + "output.dense")
         o = g.node("Add", [o, hidden], f"{n}/output/Add")
         hidden = g.layer_norm(o, w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], eps,
                               p + "output.LayerNorm", output=OUTPUT_NAME if i == L - 1 else None)
+    return hidden
 
+
+def finish_model(g: GraphBuilder, hidden_size: int, input_names: tuple[str, ...], graph_name: str,
+                 producer: str) -> onnx.ModelProto:
     dims = ["batch", "sequence"]
-    inputs = [helper.make_tensor_value_info(name, TensorProto.INT64, dims) for name in INPUT_NAMES]
-    outputs = [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, dims + [H])]
-    graph = helper.make_graph(g.nodes, graph_name, inputs, outputs, initializer=g.inits)
+    inputs = [helper.make_tensor_value_info(name, TensorProto.INT64, dims) for name in input_names]
+    outputs = [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, dims + [hidden_size])]
+    used = {name for n in g.nodes for name in n.input}
+    inits = [t for t in g.inits if t.name in used]  # shared constants a family does not need
+    graph = helper.make_graph(g.nodes, graph_name, inputs, outputs, initializer=inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="akidb-embed.bert_graph", producer_version="1")
+                              producer_name=producer, producer_version="1")
     model.ir_version = 8  # readable by every ONNX Runtime >= 1.14
     return model
+
+
+def parse_config(cfg: Mapping, source: str = "config.json") -> BertConfig:
+    return BertConfig.from_dict(cfg, source=source)
+
+
+def expected_fusions(cfg: BertConfig) -> dict[str, int]:
+    """Fused operators onnxruntime.transformers.optimizer (model_type "bert")
+    must produce. Its embedding fusion knows only arange positions, so the
+    RoBERTa family keeps its embedding LayerNormalization (allowed_unfused)."""
+    L = cfg.num_hidden_layers
+    fused = {"Attention": L, "SkipLayerNormalization": 2 * L, "BiasGelu": L}
+    return fused if cfg.fairseq_positions else {"EmbedLayerNormalization": 1, **fused}
+
+
+def allowed_unfused(cfg: BertConfig) -> dict[str, int]:
+    """Plain LayerNormalization / Softmax / Erf nodes allowed after fusion."""
+    return {"LayerNormalization": 1} if cfg.fairseq_positions else {}
+
+
+def build_bert_model(weights: Mapping[str, np.ndarray], config: BertConfig | Mapping, *,
+                     source: str = "model.safetensors",
+                     mask_filter_value: float = MASK_FILTER_VALUE,
+                     graph_name: str = "bert") -> onnx.ModelProto:
+    """Return an ONNX ModelProto computing BertModel's (or XLMRobertaModel's) last_hidden_state."""
+    cfg = config if isinstance(config, BertConfig) else BertConfig.from_dict(config)
+    w = _bert_weights(weights, cfg, source)
+    g = GraphBuilder(cfg, mask_filter_value)
+
+    # ---- embeddings: word + token_type + position, then LayerNorm
+    word = g.init("embeddings.word_embeddings.weight", w["embeddings.word_embeddings.weight"])
+    ttype = g.init("embeddings.token_type_embeddings.weight", w["embeddings.token_type_embeddings.weight"])
+    pos = g.init("embeddings.position_embeddings.weight", w["embeddings.position_embeddings.weight"])
+    e_word = g.node("Gather", [word, "input_ids"], "/embeddings/word_embeddings/Gather")
+    e_type = g.node("Gather", [ttype, "token_type_ids"], "/embeddings/token_type_embeddings/Gather")
+    e_sum = g.node("Add", [e_word, e_type], "/embeddings/Add")
+    e_pos = g.node("Gather", [pos, g.position_ids(cfg)], "/embeddings/position_embeddings/Gather")
+    e_all = g.node("Add", [e_sum, e_pos], "/embeddings/Add_1")
+    hidden = g.layer_norm(e_all, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"],
+                          cfg.layer_norm_eps, "embeddings.LayerNorm")
+
+    encoder_layers(g, w, cfg, hidden, g.extended_mask())
+    return finish_model(g, cfg.hidden_size, INPUT_NAMES, graph_name, "akidb-embed.bert_graph")

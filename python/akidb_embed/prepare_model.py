@@ -143,10 +143,10 @@ def optimize(fp32_path: Path, out_path: Path, arch: architectures.Architecture, 
                            hidden_size=cfg.hidden_size, optimization_options=opts, opt_level=0,
                            use_gpu=False)
     stats = {k: v for k, v in model.get_fused_operator_statistics().items() if v}
-    want = arch.expected_fusions(cfg)
+    want, allowed = arch.expected_fusions(cfg), arch.allowed_unfused(cfg)
     short = {k: (stats.get(k, 0), n) for k, n in want.items() if stats.get(k, 0) != n}
     leftover = {op: n for op in ("LayerNormalization", "Softmax", "Erf")
-                if (n := sum(1 for x in model.model.graph.node if x.op_type == op))}
+                if (n := sum(1 for x in model.model.graph.node if x.op_type == op)) != allowed.get(op, 0)}
     if short or leftover:
         raise PrepareError(
             f"{out_path.name}: transformer optimizer fusion incomplete "
@@ -210,12 +210,15 @@ def _sha256(path: Path) -> str:
 # --------------------------------------------------------------------------- main flow
 
 
-def prepare(out: Path, source: Path | None = None, variants=ALL_VARIANTS, log=print) -> dict:
-    """Write a complete model directory at `out`; returns the manifest."""
+def prepare(out: Path, source: Path | None = None, variants=None, log=print) -> dict:
+    """Write a complete model directory at `out`; returns the manifest.
+
+    `variants` None means every variant the model's family supports."""
     import onnx
 
     t0 = time.perf_counter()
-    variants = tuple(variants)
+    explicit = variants is not None
+    variants = tuple(variants) if explicit else ALL_VARIANTS
     bad = [v for v in variants if v not in ALL_VARIANTS]
     if bad or "fp32" not in variants:
         raise PrepareError(f"--variants must include fp32 and be a subset of {','.join(ALL_VARIANTS)}; got {variants}")
@@ -234,6 +237,11 @@ def prepare(out: Path, source: Path | None = None, variants=ALL_VARIANTS, log=pr
     arch, cfg = meta.arch, meta.arch_config
     if arch.optimizer_type is None:  # no fused variant for this family (yet)
         variants = tuple(v for v in variants if v == "fp32")
+    if "int8" in variants and not arch.int8:
+        if explicit:
+            raise ModelError(f"--variants int8: the int8 recipe is measured for bert "
+                             f"only, not model_type {arch.name!r}")
+        variants = tuple(v for v in variants if v != "int8")
 
     out = Path(out).absolute()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -349,13 +357,14 @@ def main(argv=None) -> int:
     ap.add_argument("--out", required=True, type=Path, help="model directory to write")
     ap.add_argument("--source", "--from", type=Path, default=None,
                     help=f"sentence-transformers model folder (default: the {SOURCE_PACKAGE} package)")
-    ap.add_argument("--variants", default=",".join(ALL_VARIANTS), help="comma-separated subset of fp32,opt,int8")
+    ap.add_argument("--variants", default="",
+                    help="comma-separated subset of fp32,opt,int8 (default: all the model's family supports)")
     ap.add_argument("--verify", action="store_true", help="compare with sentence-transformers afterwards (needs torch)")
     # `akidb-embed prepare` passes its own name, so errors read like the CLI's
     # other errors: "akidb-embed: model_error error: <file>: <field> ...".
     ap.add_argument("--prog", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()] or None
     prefix = f"{args.prog}: model_error error" if args.prog else "prepare_model: error"
     try:
         prepare(args.out, args.source, variants, log=lambda s: print(s, file=sys.stderr))

@@ -21,8 +21,8 @@ namespace {
 struct PrepareOptions {
   std::string from;
   std::string out;
-  std::string variants = "fp32,opt,int8";
-  std::string python;  // empty: $AKIDB_PYTHON, else the build tree's .venv, else python3
+  std::string variants;  // empty: every variant the model's family supports
+  std::string python;    // empty: $AKIDB_PYTHON, else the build tree's .venv, else python3
   bool verify = false;
 };
 
@@ -56,10 +56,10 @@ std::string resolve_python(const PrepareOptions& o, const std::filesystem::path&
     const std::string path = package_dir.string() + (old && *old ? ":" + std::string(old) : "");
     setenv("PYTHONPATH", path.c_str(), 1);
   }
-  std::vector<std::string> args = {python,       "-m",          "akidb_embed.prepare_model",
-                                   "--prog",     "akidb-embed", "--source",
-                                   o.from,       "--out",       o.out,
-                                   "--variants", o.variants};
+  std::vector<std::string> args = {python,   "-m",          "akidb_embed.prepare_model",
+                                   "--prog", "akidb-embed", "--source",
+                                   o.from,   "--out",       o.out};
+  if (!o.variants.empty()) args.insert(args.end(), {"--variants", o.variants});
   if (o.verify) args.emplace_back("--verify");
   std::vector<char*> argv;
   for (auto& arg : args) argv.push_back(arg.data());
@@ -83,8 +83,9 @@ void register_prepare(CLI::App& app) {
       ->check(CLI::ExistingDirectory);
   cmd->add_option("--out", options->out, "model directory to write (replaced atomically)")
       ->required();
-  cmd->add_option("--variants", options->variants, "comma-separated subset of fp32,opt,int8")
-      ->capture_default_str();
+  cmd->add_option("--variants", options->variants,
+                  "comma-separated subset of fp32,opt,int8 (default: all the model's family "
+                  "supports)");
   cmd->add_option("--python", options->python,
                   "Python with akidb_embed's preparation dependencies (default: $AKIDB_PYTHON, "
                   "else the source tree's .venv, else python3)")

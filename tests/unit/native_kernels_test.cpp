@@ -120,13 +120,23 @@ TEST(NativeKernels, LayerNormMatchesNaive) {
   }
 }
 
-void check_attention(const KernelTable& kt, std::size_t length, std::size_t head_dim) {
+// with_bias: MPNet's relative position bias, a [heads][2 * length - 1] table
+// by distance j - i.
+void check_attention(const KernelTable& kt, std::size_t length, std::size_t head_dim,
+                     bool with_bias = false) {
   const std::size_t heads = 2, hidden = heads * head_dim, ld = 3 * hidden;
   const auto qkv = random_vector(length * ld, 8, 2.0f);
+  const std::size_t width = 2 * length - 1;
+  const auto bias = random_vector(heads * width, 9, 3.0f);
   std::vector<float> ctx(length * hidden, -1.0f);
   std::vector<float> scratch(attention_scratch_floats(length, head_dim));
   AttentionArgs args{
       qkv.data(), ld, ctx.data(), hidden, hidden, head_dim, 1.0f / std::sqrt(float(head_dim))};
+  if (with_bias) {
+    args.position_bias = bias.data();
+    args.bias_width = width;
+    args.bias_centre = length - 1;
+  }
   for (std::size_t h = 0; h < heads; ++h) kt.attention(args, 0, length, h, scratch.data());
   for (std::size_t h = 0; h < heads; ++h) {
     for (std::size_t i = 0; i < length; ++i) {
@@ -137,6 +147,7 @@ void check_attention(const KernelTable& kt, std::size_t length, std::size_t head
         for (std::size_t d = 0; d < head_dim; ++d)
           s += double(qkv[i * ld + h * head_dim + d]) * qkv[j * ld + hidden + h * head_dim + d];
         p[j] = s * args.scale;
+        if (with_bias) p[j] += bias[h * width + (length - 1) + j - i];
         mx = std::max(mx, p[j]);
       }
       for (auto& v : p) sum += (v = std::exp(v - mx));
@@ -145,7 +156,7 @@ void check_attention(const KernelTable& kt, std::size_t length, std::size_t head
         for (std::size_t j = 0; j < length; ++j)
           want += p[j] / sum * qkv[j * ld + 2 * hidden + h * head_dim + d];
         ASSERT_NEAR(ctx[i * hidden + h * head_dim + d], want, 2e-5)
-            << kt.name << " length=" << length << " head_dim=" << head_dim;
+            << kt.name << " length=" << length << " head_dim=" << head_dim << " bias=" << with_bias;
       }
     }
   }
@@ -155,6 +166,13 @@ TEST(NativeKernels, AttentionMatchesNaive) {
   for (const auto* kt : tables()) {
     for (const std::size_t length : {1u, 2u, 5u, 16u, 17u, 33u, 70u})
       for (const std::size_t head_dim : {32u, 20u, 8u, 3u}) check_attention(*kt, length, head_dim);
+  }
+}
+
+TEST(NativeKernels, AttentionWithRelativePositionBiasMatchesNaive) {
+  for (const auto* kt : tables()) {
+    for (const std::size_t length : {1u, 3u, 16u, 17u, 40u})
+      for (const std::size_t head_dim : {32u, 12u}) check_attention(*kt, length, head_dim, true);
   }
 }
 

@@ -22,14 +22,26 @@ void BertEncoder::reserve(std::size_t tokens, std::size_t longest, std::size_t t
   }
 }
 
+// Position id of token t (0-based in its sequence): t for BERT; for the
+// RoBERTa family and MPNet, transformers' create_position_ids_from_input_ids:
+// pad + (real tokens so far, this one included), and pad for a pad token.
+std::size_t BertEncoder::position(std::int32_t id, std::size_t t, std::size_t& real) const {
+  if (!config_.offset_positions()) return t;
+  const auto pad = static_cast<std::size_t>(config_.pad_token_id);
+  if (id == config_.pad_token_id) return pad;
+  return pad + ++real;
+}
+
 void BertEncoder::embed(const Compute& cx, const PackedBatch& batch, float* x) {
   const std::size_t h = config_.hidden_size;
   const std::size_t sequences = batch.offsets.size() - 1;
   parallel_for(cx.pool, sequences, [&](std::size_t begin, std::size_t end) {
     for (std::size_t s = begin; s < end; ++s) {
+      std::size_t real = 0;
       for (std::size_t t = batch.offsets[s]; t < batch.offsets[s + 1]; ++t) {
         const float* word = weights_.word.data() + static_cast<std::size_t>(batch.ids[t]) * h;
-        const float* pos = weights_.position.data() + (t - batch.offsets[s]) * h;
+        const float* pos =
+            weights_.position.data() + position(batch.ids[t], t - batch.offsets[s], real) * h;
         const float* type =
             weights_.token_type.data() + static_cast<std::size_t>(batch.type_ids[t]) * h;
         float* row = x + t * h;
@@ -57,6 +69,11 @@ void BertEncoder::layer(const Compute& cx, const LayerWeights& w,
   args.hidden = h;
   args.head_dim = config_.head_dim();
   args.scale = 1.0f / std::sqrt(static_cast<float>(args.head_dim));
+  if (weights_.relative_bias.size() != 0) {
+    args.position_bias = weights_.relative_bias.data();
+    args.bias_width = 2 * config_.max_position_embeddings - 1;
+    args.bias_centre = config_.max_position_embeddings - 1;
+  }
   attention(cx, args, config_.num_heads, offsets, scratch_.data(), scratch_per_thread_);
 
   gemm(cx, w.attn_out, context_.data(), h, tokens, attended_.data(), h, Epilogue::BiasResidual, x,

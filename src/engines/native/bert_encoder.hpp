@@ -1,5 +1,6 @@
 #pragma once
-// The BERT forward pass on a packed batch: embeddings + LayerNorm, then per
+// The BERT-family forward pass (BERT, XLM-RoBERTa, MPNet; see Family in
+// bert_config.hpp) on a packed batch: embeddings + LayerNorm, then per
 // layer fused QKV GEMM, per-sequence attention, output projection with the
 // residual, LayerNorm, GELU FFN with the residual, LayerNorm. Activations
 // live in a workspace that grows to the largest batch seen and is reused.
@@ -32,6 +33,7 @@ class BertEncoder {
 
  private:
   void reserve(std::size_t tokens, std::size_t longest, std::size_t threads);
+  std::size_t position(std::int32_t id, std::size_t t, std::size_t& real) const;
   void embed(const Compute& cx, const PackedBatch& batch, float* x);
   void layer(const Compute& cx, const LayerWeights& w, std::span<const std::uint32_t> offsets,
              std::size_t tokens, float* x);

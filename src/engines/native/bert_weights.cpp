@@ -1,7 +1,9 @@
 #include "bert_weights.hpp"
 
+#include <array>
 #include <string>
 
+#include "relative_position.hpp"
 #include "safetensors.hpp"
 
 namespace akidb::embed::native {
@@ -12,7 +14,10 @@ using Shape = std::vector<std::size_t>;
 class Reader {
  public:
   explicit Reader(const std::filesystem::path& path) : file_(path) {
-    prefix_ = file_.contains("bert.embeddings.word_embeddings.weight") ? "bert." : "";
+    for (const char* prefix : {"bert.", "roberta.", "mpnet."}) {
+      if (file_.contains(std::string(prefix) + "embeddings.word_embeddings.weight"))
+        prefix_ = prefix;
+    }
   }
   std::vector<float> f32(const std::string& name, const Shape& shape) const {
     return file_.read_f32(prefix_ + name, shape);
@@ -35,11 +40,12 @@ class Reader {
   std::string prefix_;
 };
 
-PackedMatrix load_qkv(const Reader& r, const std::string& base, std::size_t hidden) {
+PackedMatrix load_qkv(const Reader& r, const std::string& base,
+                      const std::array<const char*, 3>& parts, std::size_t hidden) {
   std::vector<float> weight, bias;
   weight.reserve(3 * hidden * hidden);
   bias.reserve(3 * hidden);
-  for (const char* part : {"query", "key", "value"}) {
+  for (const char* part : parts) {
     const auto w = r.f32(base + part + ".weight", {hidden, hidden});
     const auto b = r.f32(base + part + ".bias", {hidden});
     weight.insert(weight.end(), w.begin(), w.end());
@@ -48,13 +54,31 @@ PackedMatrix load_qkv(const Reader& r, const std::string& base, std::size_t hidd
   return PackedMatrix(weight, bias, 3 * hidden, hidden);
 }
 
+// Attention tensor names: BERT's attention.self.{query,key,value},
+// attention.output.{dense,LayerNorm}; MPNet's attention.attn.{q,k,v,o},
+// attention.LayerNorm.
+struct AttentionNames {
+  const char* qkv_base;
+  std::array<const char*, 3> qkv;
+  const char* out;
+  const char* ln;
+};
+
+constexpr AttentionNames kBertNames{"attention.self.",
+                                    {"query", "key", "value"},
+                                    "attention.output.dense",
+                                    "attention.output.LayerNorm"};
+constexpr AttentionNames kMpnetNames{
+    "attention.attn.", {"q", "k", "v"}, "attention.attn.o", "attention.LayerNorm"};
+
 LayerWeights load_layer(const Reader& r, const BertConfig& c, std::size_t index) {
   const std::string base = "encoder.layer." + std::to_string(index) + ".";
   const std::size_t h = c.hidden_size;
+  const AttentionNames& names = c.family == Family::MPNet ? kMpnetNames : kBertNames;
   LayerWeights l;
-  l.qkv = load_qkv(r, base + "attention.self.", h);
-  l.attn_out = r.linear(base + "attention.output.dense", h, h);
-  l.attn_ln = r.layer_norm(base + "attention.output.LayerNorm", h);
+  l.qkv = load_qkv(r, base + names.qkv_base, names.qkv, h);
+  l.attn_out = r.linear(base + names.out, h, h);
+  l.attn_ln = r.layer_norm(base + names.ln, h);
   l.ffn_up = r.linear(base + "intermediate.dense", c.intermediate_size, h);
   l.ffn_down = r.linear(base + "output.dense", h, c.intermediate_size);
   l.out_ln = r.layer_norm(base + "output.LayerNorm", h);
@@ -69,7 +93,15 @@ BertWeights load_bert_weights(const std::filesystem::path& safetensors, const Be
   const std::size_t h = c.hidden_size;
   w.word = r.buffer("embeddings.word_embeddings.weight", {c.vocab_size, h});
   w.position = r.buffer("embeddings.position_embeddings.weight", {c.max_position_embeddings, h});
-  w.token_type = r.buffer("embeddings.token_type_embeddings.weight", {c.type_vocab_size, h});
+  if (c.family == Family::MPNet) {
+    w.token_type = AlignedBuffer(h);
+    const auto table = r.f32("encoder.relative_attention_bias.weight",
+                             {c.relative_attention_buckets, c.num_heads});
+    w.relative_bias = bias_by_distance(table, c.relative_attention_buckets, c.num_heads,
+                                       c.max_position_embeddings);
+  } else {
+    w.token_type = r.buffer("embeddings.token_type_embeddings.weight", {c.type_vocab_size, h});
+  }
   w.embedding_ln = r.layer_norm("embeddings.LayerNorm", h);
   w.layers.reserve(c.num_layers);
   for (std::size_t i = 0; i < c.num_layers; ++i) w.layers.push_back(load_layer(r, c, i));

@@ -1,6 +1,8 @@
 #pragma once
 // The encoder's weights, read from model.safetensors and packed for the
 // kernels: Q, K and V concatenated into one [3 * hidden, hidden] matrix.
+// MPNet's layer names (attention.attn.q/k/v/o, attention.LayerNorm) map to
+// the same slots.
 #include <filesystem>
 #include <vector>
 
@@ -25,14 +27,16 @@ struct LayerWeights {
 };
 
 struct BertWeights {
-  AlignedBuffer word;      // [vocab, hidden]
-  AlignedBuffer position;  // [max_position, hidden]
-  AlignedBuffer token_type;
+  AlignedBuffer word;        // [vocab, hidden]
+  AlignedBuffer position;    // [max_position, hidden]
+  AlignedBuffer token_type;  // one row of zeros for MPNet (no token types)
   LayerNormWeights embedding_ln;
+  AlignedBuffer relative_bias;  // MPNet: [heads][2 * max_position - 1], else empty
   std::vector<LayerWeights> layers;
 };
 
-// Tensor names with or without a "bert." prefix. Throws Error(ModelError)
+// Hugging Face tensor names (BertModel, XLMRobertaModel, MPNetModel) with or
+// without the "bert." / "roberta." / "mpnet." prefix. Throws Error(ModelError)
 // naming the file and tensor for a missing tensor, a wrong shape or dtype, or
 // a truncated file.
 BertWeights load_bert_weights(const std::filesystem::path& safetensors, const BertConfig& config);

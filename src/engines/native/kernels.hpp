@@ -39,6 +39,11 @@ struct AttentionArgs {
   std::size_t hidden = 0;
   std::size_t head_dim = 0;
   float scale = 1.0f;
+  // Optional (MPNet): added to the scaled score of query i and key j:
+  // position_bias[head * bias_width + bias_centre + j - i].
+  const float* position_bias = nullptr;
+  std::size_t bias_width = 0;
+  std::size_t bias_centre = 0;
 };
 
 // Floats of scratch one attention call needs for sequences up to max_length:

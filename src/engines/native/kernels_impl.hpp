@@ -220,6 +220,15 @@ void values_block(const float* const (&p)[kQueries], std::size_t length, const f
   }
 }
 
+// x[0, n) += y[0, n) (y unaligned).
+template <class V>
+void add_row(float* x, const float* y, std::size_t n) {
+  std::size_t j = 0;
+  for (; j + V::W <= n; j += V::W) V::store(x + j, V::add(V::load(x + j), V::load(y + j)));
+  if (j < n)
+    V::storep(x + j, n - j, V::add(V::loadp(x + j, n - j, 0.0f), V::loadp(y + j, n - j, 0.0f)));
+}
+
 // K of this head transposed into kt[d * padded + j], zero beyond length.
 inline void transpose_keys(const float* k, std::size_t ld, std::size_t length, std::size_t head_dim,
                            std::size_t padded, float* kt) {
@@ -247,6 +256,10 @@ void attention(const AttentionArgs& a, std::size_t first_token, std::size_t leng
     const float* const q[kQueries] = {base + rows[0] * a.ld_qkv, base + rows[1] * a.ld_qkv,
                                       base + rows[2] * a.ld_qkv, base + rows[3] * a.ld_qkv};
     scores_block<V>(q, kt, a.head_dim, padded, a.scale, scores);
+    if (a.position_bias != nullptr) {
+      const float* table = a.position_bias + head * a.bias_width + a.bias_centre;
+      for (std::size_t r = 0; r < kQueries; ++r) add_row<V>(scores[r], table - rows[r], length);
+    }
     float inv[kQueries];
     for (std::size_t r = 0; r < kQueries; ++r)
       inv[r] = 1.0f / softmax_numerators<V>(scores[r], length);

@@ -37,9 +37,10 @@ void check_batch(const SequenceBatch& batch, const native::BertConfig& c,
   for (std::size_t s = 0; s < batch.size(); ++s) {
     if (batch.offsets[s + 1] < batch.offsets[s])
       throw invalid_request("native engine: offsets are not ascending");
-    if (batch.length(s) > c.max_position_embeddings)
+    if (batch.length(s) > c.max_tokens())
       throw invalid_input(s, "sequence of " + std::to_string(batch.length(s)) +
-                                 " tokens exceeds max_position_embeddings");
+                                 " tokens exceeds the model's " + std::to_string(c.max_tokens()) +
+                                 " positions");
     for (std::size_t t = batch.offsets[s]; t < batch.offsets[s + 1]; ++t) {
       if (batch.ids[t] < 0 || static_cast<std::size_t>(batch.ids[t]) >= c.vocab_size)
         throw invalid_input(s, "token id " + std::to_string(batch.ids[t]) + " out of range");
