@@ -126,7 +126,7 @@ def _copy_with_config(src: Path, dst: Path, **changes) -> Path:
 
 
 @pytest.mark.parametrize("changes, message", [
-    ({"model_type": "deberta-v2"}, "model_type 'deberta-v2' is not supported (supported: bert, xlm-roberta, mpnet)"),
+    ({"model_type": "deberta-v2"}, "model_type 'deberta-v2' is not supported (supported: bert, mpnet, xlm-roberta)"),
     ({"relative_attention_num_buckets": 6}, "relative_attention_num_buckets 6 unsupported (a multiple of 4)"),
     ({"hidden_act": "gelu_new"}, "hidden_act 'gelu_new' unsupported (only exact 'gelu')"),
 ], ids=["unknown-architecture", "mpnet-buckets", "activation"])

@@ -161,7 +161,7 @@ def _dimension_mismatch(d):
 
 
 CASES = [  # (break the folder, file named in the message, what else the message says)
-    (_model_type, "config.json", "model_type 'gpt2' is not supported (supported: bert)"),
+    (_model_type, "config.json", "model_type 'gpt2' is not supported (supported: bert, mpnet, xlm-roberta)"),
     (_architectures_only, "config.json", "architectures ['LlamaModel'] (and no model_type) is not supported"),
     (_pooling_st6, "1_Pooling/config.json", "pooling_mode 'median' is not supported"),
     (_lasttoken_st5, "1_Pooling/config.json", "pooling_mode_lasttoken 'lasttoken' is not supported"),
