@@ -133,7 +133,7 @@ StartedEngine start_auto(const ProviderOptions& o) {
 }  // namespace
 
 std::string default_variant(const std::string& device) {
-  return device == "cpu" ? std::string{} : std::string{"fp32"};
+  return device == "openvino" ? std::string{"fp32"} : std::string{};
 }
 
 StartedEngine start_device(const ProviderOptions& o) {

@@ -20,9 +20,9 @@ struct StartedEngine {
 // Loads the model and starts options.device's engine (engine "onnx" only).
 StartedEngine start_device(const ProviderOptions& options);
 
-// The variant a device runs when none is asked for: the manifest's default
-// on the CPU, the plain fp32 graph elsewhere (the default "opt" graph holds
-// ONNX Runtime CPU fusions that OpenVINO cannot read).
+// The variant a device runs when none is asked for: the manifest's default,
+// except on OpenVINO: the plain fp32 graph (the "opt" graph's fused
+// com.microsoft operators are ONNX Runtime's; OpenVINO cannot read them).
 std::string default_variant(const std::string& device);
 
 }  // namespace akidb::embed::devices

@@ -41,7 +41,7 @@ struct CudaEngine::Impl {
   WorkspacePool<Workspace> pool;
 
   explicit Impl(CudaEngineConfig c)
-      : config(std::move(c)), gpu(config.runtime_dir), api(gpu.api()) {
+      : config(std::move(c)), gpu(config.runtime_dir, config.use_cuda), api(gpu.api()) {
     create_session();
     check_graph();
     caps = {"onnx",

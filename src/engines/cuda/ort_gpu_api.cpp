@@ -50,8 +50,8 @@ std::vector<devices::SharedLibrary> preload(const std::filesystem::path& dir) {
 
 }  // namespace
 
-OrtGpuApi::OrtGpuApi(const std::filesystem::path& dir)
-    : cuda_libraries_(preload(dir)),
+OrtGpuApi::OrtGpuApi(const std::filesystem::path& dir, bool with_cuda)
+    : cuda_libraries_(with_cuda ? preload(dir) : std::vector<devices::SharedLibrary>{}),
       onnxruntime_(devices::gpu_onnxruntime_library(dir).string(), false) {
   if (!onnxruntime_.ok())
     throw Error(ErrorCode::Unavailable, "missing library: " + onnxruntime_.error());

@@ -20,9 +20,10 @@ namespace akidb::embed::cuda {
 
 class OrtGpuApi {
  public:
-  // Opens the libraries under `dir` (`make setup-cuda`'s layout). Throws
+  // Opens the libraries under `dir` (`make setup-cuda`'s layout); the CUDA
+  // libraries only with `with_cuda` (they need the NVIDIA driver). Throws
   // Error(Unavailable) naming the library that cannot be loaded.
-  explicit OrtGpuApi(const std::filesystem::path& dir);
+  OrtGpuApi(const std::filesystem::path& dir, bool with_cuda);
 
   const OrtApi& api() const noexcept { return *api_; }
   // Throws Error(code) with `what` and ONNX Runtime's message when status
