@@ -44,8 +44,8 @@ check nvidia-smi 30 nvidia-smi --query-gpu=name,driver_version,memory.total --fo
 if ! [ -f "$AKIDB_CUDA_DIR/onnxruntime/capi/libonnxruntime.so.1.29.0" ]; then
   check setup-cuda 300 make setup-cuda
 fi
-check info-cuda 60 "$BIN" info --model "$MODEL" --device cuda
-check auto-picks-cuda 60 bash -c "'$BIN' info --model '$MODEL' --device auto 2>&1 | grep -q 'device cuda: auto chose cuda'"
+check info-cuda 60 "$BIN" info --model "$MODEL" --variant fp32 --device cuda
+check auto-picks-cuda 60 bash -c "'$BIN' info --model '$MODEL' --variant fp32 --device auto 2>&1 | grep -q 'device cuda: auto chose cuda'"
 check fp16-graph 120 "$PY" -m akidb_embed.gpu_graphs --model "$MODEL" --out "$GPU_MODEL"
 
 for variant in fp32 fp16; do
@@ -82,7 +82,7 @@ wait "$SERVER_PID" 2>/dev/null
 
 # A device failure at run time (the test hook fails the 3rd run; the start-up
 # probe is the 1st): 200, then 503 with the device's message, /health 503.
-if serve 18081 --inject-device-failure 3; then
+if serve 18081 --variant fp32 --inject-device-failure 3; then
   check device-failure-503 30 "$PY" - <<'PYEOF'
 import json, urllib.error, urllib.request as u
 def post(text):
@@ -111,7 +111,7 @@ wait "$SERVER_PID" 2>/dev/null
 
 # No GPU visible: the start-up line, exit 1.
 check hidden-gpu-start-up-line 60 bash -c \
-  "CUDA_VISIBLE_DEVICES= '$BIN' info --model '$MODEL' --device cuda 2>&1 | tee /dev/stderr | grep -q '^akidb-embed: unavailable error: device cuda cannot start: '"
+  "CUDA_VISIBLE_DEVICES= '$BIN' info --model '$MODEL' --variant fp32 --device cuda 2>&1 | tee /dev/stderr | grep -q '^akidb-embed: unavailable error: device cuda cannot start: '"
 
 log "done: $([ $FAILED = 0 ] && echo all passed || echo some FAILED); results in $OUT"
 exit $FAILED
