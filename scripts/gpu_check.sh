@@ -49,12 +49,12 @@ check auto-picks-cuda 60 bash -c "'$BIN' info --model '$MODEL' --variant fp32 --
 check fp16-graph 120 "$PY" -m akidb_embed.gpu_graphs --model "$MODEL" --out "$GPU_MODEL"
 
 for variant in fp32 fp16; do
-  check "parity-cuda-$variant" 120 bash -c \
+  check "parity-cuda-$variant" 120 bash -o pipefail -c \
     "'$PY' scripts/golden_parity.py --binary '$BIN' --device cuda --variant $variant -- --model '$GPU_MODEL' | tee -a '$OUT/parity.jsonl'"
 done
 
 check bench 240 "$PY" bench/devices.py --binary "$BIN" --model "$GPU_MODEL" \
-  --configs onnx-fp32 cuda-fp32 cuda-fp16 --rounds 1 --iterations 200 --sentences 4096 \
+  --configs onnx-fp32 cuda-fp32 cuda-fp16 --rounds 1 --iterations 100 --sentences 4096 \
   --batch-sizes 1 32 256 1024 --out "$OUT/devices.json"
 
 SERVER_PID=
@@ -64,6 +64,7 @@ serve() {  # serve PORT FLAGS...: starts the server (SERVER_PID), waits for /hea
   "$BIN" serve --model "$GPU_MODEL" --port "$port" --device cuda "$@" >>"$OUT/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 300); do
+    kill -0 "$SERVER_PID" 2>/dev/null || return 1
     "$PY" -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$port/health', timeout=1)" 2>/dev/null && return 0
     sleep 0.1
   done
@@ -71,7 +72,7 @@ serve() {  # serve PORT FLAGS...: starts the server (SERVER_PID), waits for /hea
 }
 
 if serve 18080 --variant fp16; then
-  check http-latency 90 bash -c \
+  check http-latency 90 bash -o pipefail -c \
     "'$PY' scripts/http_latency.py --url http://127.0.0.1:18080 --concurrency 64 --seconds 10 | tee '$OUT/http.json'"
 else
   log "FAIL server on cuda did not become healthy"
