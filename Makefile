@@ -11,7 +11,8 @@ JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 30
 PREFIX ?= /usr/local
 
-.PHONY: all setup setup-dev build install run test test-models sanitize format format-check bench bench-all \
+.PHONY: all setup setup-dev setup-openvino setup-cuda build install run test test-models sanitize format format-check \
+  bench bench-all \
   bench-compare golden fuzz fuzz-unigram container test-container clean
 
 all: build
@@ -21,6 +22,14 @@ setup:
 
 setup-dev:
 	@scripts/setup.sh dev
+
+# The device sets (docs/devices.md), never part of `make run`'s default set-up;
+# `AKIDB_DEVICE=openvino make run` / `AKIDB_DEVICE=cuda make run` add them too.
+setup-openvino:
+	@scripts/setup.sh openvino
+
+setup-cuda:
+	@scripts/setup.sh cuda
 
 build: setup
 	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DAKIDB_WERROR=ON >/dev/null

@@ -36,3 +36,21 @@ set_target_properties(onnxruntime::onnxruntime PROPERTIES
 # Build-tree executables find libonnxruntime.so.1 in third_party without
 # LD_LIBRARY_PATH (installed ones: CMAKE_INSTALL_RPATH, CMakeLists.txt).
 set(CMAKE_BUILD_RPATH "${ORT_ROOT}/lib")
+
+# OpenVINO (optional): the C++ runtime and its CMake config from the PyPI
+# `openvino` wheel in the .venv (scripts/setup.sh openvino). AUTO: build the
+# OpenVINO engine when the wheel is there.
+set(AKIDB_WITH_OPENVINO AUTO CACHE STRING "Build the OpenVINO engine: ON, OFF or AUTO (when the .venv has the openvino wheel)")
+set(AKIDB_OPENVINO_ENABLED OFF)
+if(NOT AKIDB_WITH_OPENVINO STREQUAL "OFF")
+  file(GLOB AKIDB_OPENVINO_CMAKE_DIRS "${CMAKE_SOURCE_DIR}/.venv/lib/python3*/site-packages/openvino/cmake")
+  if(AKIDB_WITH_OPENVINO STREQUAL "ON")
+    find_package(OpenVINO CONFIG REQUIRED COMPONENTS Runtime HINTS ${AKIDB_OPENVINO_CMAKE_DIRS})
+  else()
+    find_package(OpenVINO CONFIG QUIET COMPONENTS Runtime HINTS ${AKIDB_OPENVINO_CMAKE_DIRS})
+  endif()
+  if(OpenVINO_FOUND)
+    set(AKIDB_OPENVINO_ENABLED ON)
+    message(STATUS "OpenVINO ${OpenVINO_VERSION}: building the OpenVINO engine (${OpenVINO_DIR})")
+  endif()
+endif()

@@ -4,17 +4,24 @@
 # C/C++ API headers from registry packages) and the default model directory.
 # A second run with everything in place takes about a second (stamps).
 #
-# Usage: scripts/setup.sh [runtime|dev]
-#   runtime (default, `make run`): build tools and the runtime Python set
-#           (python/requirements-runtime.txt: model preparation, the bridge);
-#   dev     (`make test`): additionally the dev/test set in the same .venv
-#           (python/requirements-dev.txt: torch, sentence-transformers, pytest,
-#           ...) and the clang tools (fuzzing, format check).
+# Usage: scripts/setup.sh [runtime|dev|openvino|cuda]
+#   runtime  (default, `make run`): build tools and the runtime Python set
+#            (python/requirements-runtime.txt: model preparation, the bridge);
+#            with AKIDB_DEVICE=openvino or cuda, that device's set too;
+#   dev      (`make test`): additionally the dev/test set in the same .venv
+#            (python/requirements-dev.txt: torch, sentence-transformers, pytest,
+#            ...), the OpenVINO wheel (its engine's tests) and the clang tools;
+#   openvino (`make setup-openvino`): the runtime set and the OpenVINO wheel
+#            (python/requirements-openvino.txt, 180 MB) in the .venv;
+#   cuda     (`make setup-cuda`): the runtime set and the GPU build of ONNX
+#            Runtime with its CUDA 13 libraries (python/requirements-cuda.txt,
+#            about 1.5 GB) in $AKIDB_CUDA_DIR (default third_party/onnxruntime-cuda).
+# The device sets are never part of the default set-up (docs/devices.md).
 set -euo pipefail
 PROFILE=${1:-runtime}
 case "$PROFILE" in
-  runtime | dev) ;;
-  *) echo "usage: scripts/setup.sh [runtime|dev]" >&2; exit 2 ;;
+  runtime | dev | openvino | cuda) ;;
+  *) echo "usage: scripts/setup.sh [runtime|dev|openvino|cuda]" >&2; exit 2 ;;
 esac
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -24,7 +31,7 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 
 install_debian_packages() {
   local missing=() wanted=("${DEBIAN_PACKAGES[@]}")
-  [ "$PROFILE" = dev ] && wanted+=("${DEBIAN_DEV_PACKAGES[@]}")
+  if [ "$PROFILE" = dev ]; then wanted+=("${DEBIAN_DEV_PACKAGES[@]}"); fi
   for pkg in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
   done
@@ -100,6 +107,28 @@ fetch_onnxruntime() {
   echo "$ORT_VERSION/$ORT_HEADERS_NPM" >"$stamp"
 }
 
+# The OpenVINO wheel in the .venv (CMake finds its config there: AKIDB_WITH_OPENVINO=AUTO).
+install_openvino() {
+  local stamp=.venv/.akidb-openvino-stamp want
+  want=$(stamp_of python/requirements-openvino.txt python/constraints.txt)
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && return
+  log "adding OpenVINO to .venv (python/requirements-openvino.txt)"
+  "${PIP[@]}" --no-compile -r python/requirements-openvino.txt -c python/constraints.txt
+  echo "$want" >"$stamp"
+}
+
+# The GPU build of ONNX Runtime and the nvidia-* CUDA libraries, only their
+# files (--no-deps --target): akidb-embed opens them at run time.
+install_cuda() {
+  local dir=${AKIDB_CUDA_DIR:-third_party/onnxruntime-cuda} want
+  want=$(stamp_of python/requirements-cuda.txt)
+  [ -f "$dir/.akidb-stamp" ] && [ "$(cat "$dir/.akidb-stamp")" = "$want" ] && return
+  log "installing the CUDA runtime into $dir (python/requirements-cuda.txt, about 1.5 GB)"
+  rm -rf "$dir" && mkdir -p "$dir"
+  "${PIP[@]}" --no-compile --no-deps --target "$dir" -r python/requirements-cuda.txt
+  echo "$want" >"$dir/.akidb-stamp"
+}
+
 prepare_model() {
   local out=models/all-MiniLM-L6-v2 want stamp=models/all-MiniLM-L6-v2/.akidb-stamp
   want=$(stamp_of python/akidb_embed/prepare_model.py python/akidb_embed/bert_graph.py \
@@ -121,3 +150,9 @@ require_commands
 make_venv
 fetch_onnxruntime
 prepare_model
+case "$PROFILE/${AKIDB_DEVICE:-cpu}" in
+  dev/* | openvino/* | runtime/openvino) install_openvino ;;
+esac
+case "$PROFILE/${AKIDB_DEVICE:-cpu}" in
+  cuda/* | runtime/cuda) install_cuda ;;
+esac

@@ -344,6 +344,8 @@ json run_bench(const BenchOptions& o) {
               {"optimization", o.optimization},
               {"spinning", !o.no_spinning},
               {"engine", engine},
+              {"device", provider.model_info().device},
+              {"execution_provider", provider.model_info().execution_provider},
               {"max_inference_tokens", o.model.provider.pipeline.max_inference_tokens}}}};
   const auto arch = read_architecture(o.model.provider.model_dir);
   const std::size_t iterations = o.quick ? 5 : o.iterations;

@@ -1,5 +1,7 @@
 #include "cli/common.hpp"
 
+#include <cstdio>
+
 namespace akidb::embed::cli {
 
 void add_model_options(CLI::App& app, ModelOptions& options) {
@@ -18,6 +20,21 @@ void add_model_options(CLI::App& app, ModelOptions& options) {
       ->envname("AKIDB_ENGINE")
       ->check(CLI::IsMember(available_engines()))
       ->capture_default_str();
+  app.add_option("--device", p.device,
+                 "where inference runs: cpu (ONNX Runtime), cuda (ONNX Runtime's CUDA EP; `make "
+                 "setup-cuda`), openvino (the OpenVINO engine), auto (the best that starts); "
+                 "docs/devices.md")
+      ->envname("AKIDB_DEVICE")
+      ->check(CLI::IsMember(available_devices()))
+      ->capture_default_str();
+  app.add_option("--cuda-dir", p.cuda_dir,
+                 "the GPU build of ONNX Runtime and its CUDA libraries (default: `make "
+                 "setup-cuda`'s third_party/onnxruntime-cuda)")
+      ->envname("AKIDB_CUDA_DIR");
+  // Test hook (docs/devices.md): the device fails on this engine run.
+  app.add_option("--inject-device-failure", p.inject_device_failure_after)
+      ->envname("AKIDB_INJECT_DEVICE_FAILURE")
+      ->group("");
   app.add_option("--threads", p.threads, "intra-op threads (0: all cores)")
       ->envname("AKIDB_THREADS")
       ->check(CLI::NonNegativeNumber)
@@ -43,6 +60,12 @@ void add_model_options(CLI::App& app, ModelOptions& options) {
 ProviderOptions provider_options(const ModelOptions& options) {
   ProviderOptions p = options.provider;
   p.framing = options.framing == "json" ? BridgeFraming::Json : BridgeFraming::Binary;
+  if (p.device != "cpu") {
+    p.on_device = [](const DeviceChoice& choice) {
+      std::fprintf(stderr, "akidb-embed: device %s: %s\n", choice.device.c_str(),
+                   choice.reason.c_str());
+    };
+  }
   return p;
 }
 

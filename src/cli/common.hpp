@@ -13,7 +13,7 @@ struct ModelOptions {
   std::string framing = "binary";  // the python engine's wire framing
 };
 
-// Adds --model, --variant, --engine (alias --backend), --threads,
+// Adds --model, --variant, --engine (alias --backend), --device, --threads,
 // --max-inference-tokens and the python engine's --workers, --python,
 // --framing (each with an AKIDB_* environment fallback).
 void add_model_options(CLI::App& app, ModelOptions& options);

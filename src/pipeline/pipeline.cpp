@@ -158,7 +158,10 @@ ModelInfo EmbeddingPipeline::model_info() const {
           caps.device};
 }
 
+HealthStatus EmbeddingPipeline::device_status() const { return impl_->engine->device_status(); }
+
 HealthStatus EmbeddingPipeline::health_check() {
+  if (auto device = device_status(); !device.ok) return device;
   try {
     auto response = embed_batch(EmbedRequest::from_texts({"health check"}));
     const auto row = response.embeddings.row(0);

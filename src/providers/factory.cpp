@@ -2,6 +2,8 @@
 
 #include "akidb/embed/error.hpp"
 #include "akidb/embed/native_engine.hpp"
+#include "devices/device_select.hpp"
+#include "engines/device_guard.hpp"
 
 namespace akidb::embed {
 namespace {
@@ -46,6 +48,26 @@ std::unique_ptr<EmbeddingProvider> native_provider(const ProviderOptions& o) {
                                              o.pipeline);
 }
 
+// ONNX graphs on the chosen device, behind the run-time device policy.
+std::unique_ptr<EmbeddingProvider> device_provider(const ProviderOptions& o) {
+  if (o.device == "cpu" && o.inject_device_failure_after == 0) {
+    if (o.on_device) o.on_device({"cpu", "the default device"});
+    return std::make_unique<OnnxProvider>(onnx_options(o));
+  }
+  auto started = devices::start_device(o);
+  if (o.on_device) o.on_device(started.choice);
+  started.parts.engine =
+      std::make_unique<DeviceGuard>(std::move(started.parts.engine), o.inject_device_failure_after);
+  return std::make_unique<EmbeddingPipeline>(std::move(started.parts), o.pipeline);
+}
+
+// The other engines run on the CPU only.
+void require_cpu(const ProviderOptions& o) {
+  if (o.device == "cpu" || o.device == "auto") return;
+  throw invalid_request("the " + o.engine + " engine runs on the CPU only; --device " + o.device +
+                        " needs --engine onnx");
+}
+
 std::string joined(const std::vector<std::string>& names) {
   std::string out;
   for (const auto& name : names) out += (out.empty() ? "" : ", ") + name;
@@ -57,7 +79,8 @@ std::string joined(const std::vector<std::string>& names) {
 std::vector<std::string> available_engines() { return {"onnx", "native", "python"}; }
 
 std::unique_ptr<EmbeddingProvider> make_provider(const ProviderOptions& options) {
-  if (options.engine == "onnx") return std::make_unique<OnnxProvider>(onnx_options(options));
+  if (options.engine == "onnx") return device_provider(options);
+  if (options.engine == "native" || options.engine == "python") require_cpu(options);
   if (options.engine == "native") return native_provider(options);
   if (options.engine == "python")
     return std::make_unique<PythonBridgeProvider>(python_options(options));

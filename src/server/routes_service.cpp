@@ -9,6 +9,9 @@ namespace akidb::embed::server {
 
 HttpResponse Router::health(const HttpRequest&) {
   require_ready();
+  // A device that failed at run time stays failed: 503 (docs/devices.md).
+  if (const auto device = provider_->device_status(); !device.ok)
+    throw ApiError{503, "server_error", "unavailable", device.message};
   HttpResponse res;
   res.body = R"({"status":"ok"})";
   return res;

@@ -8,6 +8,8 @@
 #include <span>
 #include <string>
 
+#include "akidb/embed/types.hpp"
+
 namespace akidb::embed {
 
 // A batch of token sequences, packed: sequence i is tokens
@@ -54,6 +56,10 @@ class InferenceEngine {
   // offsets[i] + t of `hidden` ([batch.tokens(), hidden_size] floats) is
   // token t of sequence i. Thread-safe. Throws akidb::embed::Error.
   virtual void run(const SequenceBatch& batch, std::span<float> hidden) = 0;
+
+  // The device's state: not ok once it failed at run time (the message says
+  // how). Cheap; never runs the model.
+  virtual HealthStatus device_status() const { return {true, {}}; }
 
   InferenceEngine() = default;
   InferenceEngine(const InferenceEngine&) = delete;

@@ -3,10 +3,12 @@
 // CLI, the server and C++ users alike.
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "akidb/embed/device.hpp"
 #include "akidb/embed/onnx_provider.hpp"
 #include "akidb/embed/pipeline.hpp"
 #include "akidb/embed/provider.hpp"
@@ -19,6 +21,17 @@ struct ProviderOptions {
   std::string engine = "onnx";  // one of available_engines(): onnx, native, python
   std::string variant;          // a key of the manifest's variants; empty: its default
   int threads = 0;              // 0: all cores
+  // Where inference runs (device.hpp, docs/devices.md): "cpu" (default),
+  // "cuda" (ONNX Runtime's CUDA EP), "openvino" (the OpenVINO engine), "auto".
+  std::string device = "cpu";
+  // The on-demand CUDA runtime (`make setup-cuda`); empty: the build tree's
+  // third_party/onnxruntime-cuda.
+  std::filesystem::path cuda_dir;
+  // Told once which device was chosen and why (the CLI logs it).
+  std::function<void(const DeviceChoice&)> on_device;
+  // Test hook: the device fails on this engine run (1: the first), the way
+  // a CUDA error would: Error(Unavailable) and an unhealthy provider. 0: never.
+  std::size_t inject_device_failure_after = 0;
   PipelineOptions pipeline;
   // ONNX Runtime
   bool allow_spinning = true;
@@ -36,8 +49,10 @@ struct ProviderOptions {
 // The engines make_provider() knows, e.g. {"onnx", "python"}.
 std::vector<std::string> available_engines();
 
-// Loads the model on the chosen engine. Throws Error(InvalidInput) for an
-// unknown engine, Error(ModelError) naming the file for a bad model.
+// Loads the model on the chosen engine and device. Throws Error(InvalidInput)
+// for an unknown engine or device, Error(ModelError) naming the file for a bad
+// model, Error(Unavailable) with one line saying why for a device that
+// cannot start.
 std::unique_ptr<EmbeddingProvider> make_provider(const ProviderOptions& options);
 
 }  // namespace akidb::embed

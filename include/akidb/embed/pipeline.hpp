@@ -51,6 +51,7 @@ class EmbeddingPipeline : public EmbeddingProvider {
   EmbedResponse embed_batch(const EmbedRequest& request) override;
   ModelInfo model_info() const override;
   HealthStatus health_check() override;
+  HealthStatus device_status() const override;
   AdmittedRequest admit(const EmbedRequest& request) const override;
   void embed_sequences(std::span<const SequenceRef> batch, StageTimings& stages) override;
   BatchingHints batching_hints() const override;

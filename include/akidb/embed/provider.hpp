@@ -30,6 +30,9 @@ class EmbeddingProvider {
   virtual ModelInfo model_info() const = 0;
   // A real probe (embeds a short text); never a constant.
   virtual HealthStatus health_check() = 0;
+  // The device's state without running the model: not ok once the device
+  // failed at run time (docs/devices.md). For /health on every call.
+  virtual HealthStatus device_status() const { return {true, {}}; }
 
   // The scheduling seam. admit() validates and tokenizes a request once
   // (Error(InvalidInput) naming the input); embed_sequences() embeds any mix

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# The CUDA check (docs/devices.md, "Checking on a GPU"): run from the
+# repository root on a machine with an NVIDIA GPU. Self-contained, under
+# 8 minutes; every step has its own time limit and the results land in
+# $OUT (default build/gpu-check): summary.txt, parity.jsonl, devices.json,
+# http.json.
+#
+#   scripts/gpu_check.sh                       # online machine: make setup-cuda if needed
+#   AKIDB_BINARY=... AKIDB_CUDA_DIR=... scripts/gpu_check.sh   # offline: scripts/gpu_bundle.sh's unpacked bundle
+#
+# Steps: nvidia-smi; the CUDA runtime (make setup-cuda when missing and
+# online); `info` on cuda and auto; the fp16 graph; golden parity on CUDA
+# fp32 and fp16 (cos >= 0.9999, batch invariance); bench at batch 1, 32,
+# 256, 1024 on CUDA fp32/fp16 against ONNX Runtime on this machine's CPU in
+# the same run (the crossover batch size is where the ratio passes 1);
+# through the server: batch-1 P50/P95 and concurrency 64; an induced device
+# failure -> 503 and a 503 /health; a hidden GPU -> the start-up line.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-build/gpu-check}
+BIN=${AKIDB_BINARY:-build/akidb-embed}
+MODEL=${AKIDB_MODEL_DIR:-models/all-MiniLM-L6-v2}
+PY=${PYTHON:-python3}
+export AKIDB_CUDA_DIR=${AKIDB_CUDA_DIR:-$PWD/third_party/onnxruntime-cuda}
+export PYTHONPATH=$PWD/python${PYTHONPATH:+:$PYTHONPATH}
+GPU_MODEL=build/models/minilm-gpu
+mkdir -p "$OUT" build/models
+FAILED=0
+log() { echo "[gpu-check] $*" | tee -a "$OUT/summary.txt"; }
+check() {  # check NAME SECONDS CMD...: runs CMD under a time limit, records pass/fail
+  local name=$1 limit=$2
+  shift 2
+  local start=$SECONDS
+  if timeout "$limit" "$@" >>"$OUT/summary.txt" 2>&1; then
+    log "PASS $name ($((SECONDS - start)) s)"
+  else
+    log "FAIL $name (exit $?, $((SECONDS - start)) s)"
+    FAILED=1
+  fi
+}
+: >"$OUT/summary.txt"
+
+check nvidia-smi 30 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
+if ! [ -f "$AKIDB_CUDA_DIR/onnxruntime/capi/libonnxruntime.so.1.29.0" ]; then
+  check setup-cuda 300 make setup-cuda
+fi
+check info-cuda 60 "$BIN" info --model "$MODEL" --variant fp32 --device cuda
+check auto-picks-cuda 60 bash -c "'$BIN' info --model '$MODEL' --variant fp32 --device auto 2>&1 | grep -q 'device cuda: auto chose cuda'"
+check fp16-graph 120 "$PY" -m akidb_embed.gpu_graphs --model "$MODEL" --out "$GPU_MODEL"
+
+for variant in fp32 fp16; do
+  check "parity-cuda-$variant" 120 bash -o pipefail -c \
+    "'$PY' scripts/golden_parity.py --binary '$BIN' --device cuda --variant $variant -- --model '$GPU_MODEL' | tee -a '$OUT/parity.jsonl'"
+done
+
+check bench 240 "$PY" bench/devices.py --binary "$BIN" --model "$GPU_MODEL" \
+  --configs onnx-fp32 cuda-fp32 cuda-fp16 --rounds 1 --iterations 100 --sentences 4096 \
+  --batch-sizes 1 32 256 1024 --out "$OUT/devices.json"
+
+SERVER_PID=
+serve() {  # serve PORT FLAGS...: starts the server (SERVER_PID), waits for /health 200
+  local port=$1
+  shift
+  "$BIN" serve --model "$GPU_MODEL" --port "$port" --device cuda "$@" >>"$OUT/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 300); do
+    kill -0 "$SERVER_PID" 2>/dev/null || return 1
+    "$PY" -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$port/health', timeout=1)" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+if serve 18080 --variant fp16; then
+  check http-latency 90 bash -o pipefail -c \
+    "'$PY' scripts/http_latency.py --url http://127.0.0.1:18080 --concurrency 64 --seconds 10 | tee '$OUT/http.json'"
+else
+  log "FAIL server on cuda did not become healthy"
+  FAILED=1
+fi
+kill "$SERVER_PID" 2>/dev/null
+wait "$SERVER_PID" 2>/dev/null
+
+# A device failure at run time (the test hook fails the 3rd run; the start-up
+# probe is the 1st): 200, then 503 with the device's message, /health 503.
+if serve 18081 --variant fp32 --inject-device-failure 3; then
+  check device-failure-503 30 "$PY" - <<'PYEOF'
+import json, urllib.error, urllib.request as u
+def post(text):
+    req = u.Request("http://127.0.0.1:18081/v1/embeddings", json.dumps({"input": text}).encode(),
+                    {"Content-Type": "application/json"})
+    try:
+        return u.urlopen(req, timeout=30).status
+    except urllib.error.HTTPError as e:
+        return e.code
+def health():
+    try:
+        return u.urlopen("http://127.0.0.1:18081/health", timeout=5).status
+    except urllib.error.HTTPError as e:
+        return e.code
+got = (post("first"), post("second"), health())
+print("statuses", got)
+assert got == (200, 503, 503), got
+PYEOF
+  check server-alive-after-failure 5 kill -0 "$SERVER_PID"
+else
+  log "FAIL server with the injected failure did not start"
+  FAILED=1
+fi
+kill "$SERVER_PID" 2>/dev/null
+wait "$SERVER_PID" 2>/dev/null
+
+# No GPU visible: the start-up line, exit 1.
+check hidden-gpu-start-up-line 60 bash -c \
+  "CUDA_VISIBLE_DEVICES= '$BIN' info --model '$MODEL' --variant fp32 --device cuda 2>&1 | tee /dev/stderr | grep -q '^akidb-embed: unavailable error: device cuda cannot start: '"
+
+log "done: $([ $FAILED = 0 ] && echo all passed || echo some FAILED); results in $OUT"
+exit $FAILED

@@ -1,0 +1,213 @@
+#include "engines/cuda/cuda_engine.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include "akidb/embed/error.hpp"
+#include "core/workspace_pool.hpp"
+#include "engines/cuda/ort_gpu_api.hpp"
+
+namespace akidb::embed {
+namespace {
+
+using cuda::OrtGpuApi;
+using cuda::OrtPtr;
+
+// Padded host tensors of one run and the binding that feeds them.
+struct Workspace {
+  std::vector<std::int64_t> ids, mask, type_ids;
+  std::vector<float> hidden;
+  OrtPtr<OrtIoBinding> binding{nullptr, [](OrtIoBinding*) {}};
+};
+
+template <class T>
+OrtPtr<T> own(T* p, void (*release)(T*)) {
+  return OrtPtr<T>(p, [release](T* q) {
+    if (q != nullptr) release(q);
+  });
+}
+
+}  // namespace
+
+struct CudaEngine::Impl {
+  CudaEngineConfig config;
+  OrtGpuApi gpu;
+  const OrtApi& api;
+  OrtPtr<OrtEnv> env{nullptr, [](OrtEnv*) {}};
+  OrtPtr<OrtSession> session{nullptr, [](OrtSession*) {}};
+  OrtPtr<OrtMemoryInfo> host{nullptr, [](OrtMemoryInfo*) {}};
+  std::vector<std::string> inputs;  // graph inputs we feed, in the graph's order
+  EngineCapabilities caps;
+  WorkspacePool<Workspace> pool;
+
+  explicit Impl(CudaEngineConfig c)
+      : config(std::move(c)), gpu(config.runtime_dir, config.use_cuda), api(gpu.api()) {
+    create_session();
+    check_graph();
+    caps = {"onnx",
+            "cuda",
+            config.use_cuda ? "CUDAExecutionProvider" : "CPUExecutionProvider",
+            config.dimension,
+            config.max_batch_tokens,
+            true,
+            config.batch_invariant};
+    if (!config.use_cuda) caps.device = "cpu";
+  }
+
+  void create_session();
+  OrtPtr<OrtSessionOptions> session_options();
+  void check_graph();
+  std::vector<std::string> names(bool of_inputs);
+  void pad(const SequenceBatch& batch, std::size_t seq, Workspace& ws) const;
+  void bind(Workspace& ws, std::size_t b, std::size_t seq);
+};
+
+OrtPtr<OrtSessionOptions> CudaEngine::Impl::session_options() {
+  OrtSessionOptions* raw = nullptr;
+  gpu.check(api.CreateSessionOptions(&raw), "session options", false);
+  auto options = own(raw, api.ReleaseSessionOptions);
+  gpu.check(api.SetSessionGraphOptimizationLevel(raw, ORT_ENABLE_ALL), "session options", false);
+  if (!config.use_cuda) return options;
+  OrtCUDAProviderOptionsV2* cuda_raw = nullptr;
+  gpu.check(api.CreateCUDAProviderOptions(&cuda_raw), "CUDA provider options", true);
+  auto cuda = own(cuda_raw, api.ReleaseCUDAProviderOptions);
+  const std::string device = std::to_string(config.device_id);
+  // No cuDNN convolution search (a BERT has no convolutions); TF32 stays off
+  // so fp32 results match the CPU's to cos >= 0.9999.
+  const std::array<const char*, 3> keys{"device_id", "cudnn_conv_algo_search", "use_tf32"};
+  const std::array<const char*, 3> values{device.c_str(), "HEURISTIC", "0"};
+  gpu.check(api.UpdateCUDAProviderOptions(cuda_raw, keys.data(), values.data(), keys.size()),
+            "CUDA provider options", true);
+  gpu.check(api.SessionOptionsAppendExecutionProvider_CUDA_V2(raw, cuda_raw),
+            "cannot start the CUDA execution provider", true);
+  return options;
+}
+
+void CudaEngine::Impl::create_session() {
+  OrtEnv* env_raw = nullptr;
+  gpu.check(api.CreateEnv(ORT_LOGGING_LEVEL_WARNING, "akidb-embed-cuda", &env_raw), "ONNX Runtime",
+            false);
+  env = own(env_raw, api.ReleaseEnv);
+  if (OrtStatus* status = api.DisableTelemetryEvents(env_raw)) api.ReleaseStatus(status);
+  auto options = session_options();
+  const auto& file = config.model_file;
+  if (!std::filesystem::exists(file)) throw model_error(file.string(), "model file not found");
+  OrtSession* raw = nullptr;
+  if (OrtStatus* status = api.CreateSession(env_raw, file.c_str(), options.get(), &raw)) {
+    std::string message = api.GetErrorMessage(status);
+    api.ReleaseStatus(status);
+    throw Error(ErrorCode::Unavailable, "cannot load " + file.string() + " on " +
+                                            (config.use_cuda ? "CUDA" : "the CPU") + ": " +
+                                            message);
+  }
+  session = own(raw, api.ReleaseSession);
+  OrtMemoryInfo* host_raw = nullptr;
+  gpu.check(api.CreateCpuMemoryInfo(OrtArenaAllocator, OrtMemTypeDefault, &host_raw), "memory",
+            false);
+  host = own(host_raw, api.ReleaseMemoryInfo);
+}
+
+std::vector<std::string> CudaEngine::Impl::names(bool of_inputs) {
+  OrtAllocator* allocator = nullptr;
+  gpu.check(api.GetAllocatorWithDefaultOptions(&allocator), "allocator", false);
+  std::size_t count = 0;
+  gpu.check(of_inputs ? api.SessionGetInputCount(session.get(), &count)
+                      : api.SessionGetOutputCount(session.get(), &count),
+            "graph", false);
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < count; ++i) {
+    char* name = nullptr;
+    gpu.check(of_inputs ? api.SessionGetInputName(session.get(), i, allocator, &name)
+                        : api.SessionGetOutputName(session.get(), i, allocator, &name),
+              "graph", false);
+    out.emplace_back(name);
+    gpu.check(api.AllocatorFree(allocator, name), "allocator", false);
+  }
+  return out;
+}
+
+void CudaEngine::Impl::check_graph() {
+  const auto file = config.model_file.string();
+  inputs = names(true);
+  for (const auto& name : inputs) {
+    if (std::find(config.inputs.begin(), config.inputs.end(), name) == config.inputs.end())
+      throw model_error(file, "graph input '" + name + "' is not in the manifest");
+  }
+  const auto outs = names(false);
+  if (std::find(outs.begin(), outs.end(), config.output) == outs.end())
+    throw model_error(file, "graph has no output '" + config.output + "'");
+}
+
+void CudaEngine::Impl::pad(const SequenceBatch& batch, std::size_t seq, Workspace& ws) const {
+  const std::size_t b = batch.size();
+  ws.ids.assign(b * seq, config.pad_id);
+  ws.mask.assign(b * seq, 0);
+  ws.type_ids.assign(b * seq, 0);
+  for (std::size_t k = 0; k < b; ++k) {
+    const std::size_t begin = batch.offsets[k], len = batch.length(k);
+    const auto row = static_cast<std::ptrdiff_t>(k * seq);
+    std::copy_n(batch.ids.begin() + static_cast<std::ptrdiff_t>(begin), len, ws.ids.begin() + row);
+    std::copy_n(batch.type_ids.begin() + static_cast<std::ptrdiff_t>(begin), len,
+                ws.type_ids.begin() + row);
+    std::fill_n(ws.mask.begin() + row, len, 1);
+  }
+}
+
+// Binds the host tensors (ONNX Runtime copies them to the device) and the
+// host output buffer (it copies the result back into it, once).
+void CudaEngine::Impl::bind(Workspace& ws, std::size_t b, std::size_t seq) {
+  if (!ws.binding) {
+    OrtIoBinding* raw = nullptr;
+    gpu.check(api.CreateIoBinding(session.get(), &raw), "IoBinding", true);
+    ws.binding = own(raw, api.ReleaseIoBinding);
+  }
+  api.ClearBoundInputs(ws.binding.get());
+  api.ClearBoundOutputs(ws.binding.get());
+  const std::array<std::int64_t, 2> in_shape{static_cast<std::int64_t>(b),
+                                             static_cast<std::int64_t>(seq)};
+  for (const auto& name : inputs) {
+    auto& data = name == "input_ids" ? ws.ids : name == "attention_mask" ? ws.mask : ws.type_ids;
+    OrtValue* value = nullptr;
+    gpu.check(api.CreateTensorWithDataAsOrtValue(host.get(), data.data(), data.size() * 8,
+                                                 in_shape.data(), 2,
+                                                 ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64, &value),
+              "input tensor", false);
+    auto owned = own(value, api.ReleaseValue);
+    gpu.check(api.BindInput(ws.binding.get(), name.c_str(), value), "IoBinding", true);
+  }
+  const std::array<std::int64_t, 3> out_shape{in_shape[0], in_shape[1],
+                                              static_cast<std::int64_t>(config.dimension)};
+  OrtValue* out = nullptr;
+  gpu.check(api.CreateTensorWithDataAsOrtValue(host.get(), ws.hidden.data(), ws.hidden.size() * 4,
+                                               out_shape.data(), 3,
+                                               ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT, &out),
+            "output tensor", false);
+  auto owned = own(out, api.ReleaseValue);
+  gpu.check(api.BindOutput(ws.binding.get(), config.output.c_str(), out), "IoBinding", true);
+}
+
+CudaEngine::CudaEngine(CudaEngineConfig config)
+    : impl_(std::make_unique<Impl>(std::move(config))) {}
+
+CudaEngine::~CudaEngine() = default;
+
+const EngineCapabilities& CudaEngine::capabilities() const noexcept { return impl_->caps; }
+
+void CudaEngine::run(const SequenceBatch& batch, std::span<float> hidden) {
+  const std::size_t b = batch.size(), dim = impl_->config.dimension, seq = batch.longest();
+  if (b == 0) return;
+  auto ws = impl_->pool.take();
+  impl_->pad(batch, seq, *ws);
+  ws->hidden.resize(b * seq * dim);
+  impl_->bind(*ws, b, seq);
+  const auto& api = impl_->api;
+  impl_->gpu.check(api.RunWithBinding(impl_->session.get(), nullptr, ws->binding.get()),
+                   impl_->caps.device + " inference failed", true);
+  for (std::size_t k = 0; k < b; ++k) {
+    const float* from = ws->hidden.data() + k * seq * dim;
+    std::copy_n(from, batch.length(k) * dim,
+                hidden.begin() + static_cast<std::ptrdiff_t>(batch.offsets[k] * dim));
+  }
+}
+
+}  // namespace akidb::embed
