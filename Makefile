@@ -11,9 +11,9 @@ JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 30
 PREFIX ?= /usr/local
 
-.PHONY: all setup setup-dev setup-openvino setup-cuda build install run test test-models sanitize format format-check \
-  bench bench-all \
-  bench-compare golden fuzz fuzz-unigram container test-container clean
+.PHONY: all setup setup-dev setup-openvino setup-cuda build install run test test-models test-scale \
+  sanitize format format-check bench bench-all bench-compare golden fuzz fuzz-unigram container \
+  test-container clean
 
 all: build
 
@@ -52,6 +52,11 @@ test: build setup-dev
 # .cache/real-models) against sentence-transformers; not part of `make test`.
 test-models: build setup-dev
 	@scripts/test_models.sh $(BUILD_DIR)
+# The Ray job test at full size (a 20,000-sentence corpus in 8 files, killed
+# and resumed, every vector against the CLI) and the Ray Serve test, from the
+# installed wheel; `make test` runs them on 800 sentences. About 3 minutes.
+test-scale: build setup-dev
+	@AKIDB_SCALE_SENTENCES=20000 scripts/python_wheel_test.sh $(BUILD_DIR) test_ray_embed.py test_ray_serve.py
 
 # ASan + UBSan build of the unit tests (also run by `make test`).
 sanitize: setup

@@ -14,7 +14,7 @@ Prints absolute numbers and ratios to akidb-embed, writes JSON and two PNG plots
     .venv/bin/python bench/compare.py --binary build/akidb-embed --model models/all-MiniLM-L6-v2
 
 --corpus embeds every unique STS-B sentence (test and dev: 5,385) once per Python peer,
-through each one's own batched API (encode/embed with --corpus-batch), and
+through each one's own batched API (encode/embed at each --corpus-batch size), and
 prints sentences/s and the ratio of Embedder.encode to each peer; nothing else.
 """
 from __future__ import annotations
@@ -179,28 +179,39 @@ def corpus_numbers(args) -> None:
             embeds[peer.name] = embed
         else:
             embeds[peer.name] = peer.embed
-        embeds[peer.name](texts[:256], batch_size=args.corpus_batch)  # warm-up
+        embeds[peer.name](texts[:256], batch_size=args.corpus_batch[0])  # warm-up
     reference = None
-    rows: dict[str, float] = {}
+    rows: dict[int, dict[str, float]] = {b: {} for b in args.corpus_batch}
+    # CPU time of this process per sentence (all its threads): less sensitive
+    # to other load than wall time; with --threads 1 it is each peer's compute
+    # cost (with more threads, spinning thread pools add to it).
+    cpu: dict[int, dict[str, float]] = {b: {} for b in args.corpus_batch}
     for round_ in range(args.corpus_rounds):
-        for name, embed in embeds.items():
-            start = time.perf_counter()
-            vectors = embed(texts, batch_size=args.corpus_batch)
-            rate = len(texts) / (time.perf_counter() - start)
-            rows[name] = max(rows.get(name, 0.0), rate)
-            if reference is None:
-                reference = vectors
-            agree = float(np.min(np.sum(reference * vectors, axis=1)))
-            print(f"round {round_ + 1}: {name:42} {rate:9.1f} sentences/s   min cosine to the first {agree:.6f}")
-    ours = rows.get(EmbedderBackend.name)
-    if ours:
-        print(f"\n{len(texts)} unique STS-B sentences, {args.threads} threads, batch {args.corpus_batch}, "
-              f"best of {args.corpus_rounds}:")
-        for name, rate in rows.items():
-            print(f"  {name:42} {rate:9.1f} sentences/s   Embedder.encode / it: {ours / rate:.2f}x")
+        for batch in args.corpus_batch:
+            for name, embed in embeds.items():
+                start, cpu_start = time.perf_counter(), time.process_time()
+                vectors = embed(texts, batch_size=batch)
+                rate = len(texts) / (time.perf_counter() - start)
+                cpu_ms = 1e3 * (time.process_time() - cpu_start) / len(texts)
+                rows[batch][name] = max(rows[batch].get(name, 0.0), rate)
+                cpu[batch][name] = min(cpu[batch].get(name, float("inf")), cpu_ms)
+                if reference is None:
+                    reference = vectors
+                agree = float(np.min(np.sum(reference * vectors, axis=1)))
+                print(f"round {round_ + 1}, batch {batch}: {name:42} {rate:9.1f} sentences/s   "
+                      f"{cpu_ms:6.2f} CPU ms/sentence   min cosine to the first {agree:.6f}", flush=True)
+    for batch, by_peer in rows.items():
+        ours = by_peer.get(EmbedderBackend.name)
+        if ours:
+            print(f"\n{len(texts)} unique STS-B sentences, {args.threads} threads, batch {batch}, "
+                  f"best of {args.corpus_rounds}:")
+            ours_cpu = cpu[batch][EmbedderBackend.name]
+            for name, rate in by_peer.items():
+                print(f"  {name:42} {rate:9.1f} sentences/s   Embedder.encode / it: {ours / rate:.2f}x   "
+                      f"{cpu[batch][name]:6.2f} CPU ms/sentence ({cpu[batch][name] / ours_cpu:.2f}x ours)")
     (args.out / "corpus.json").write_text(json.dumps(
-        {"sentences": len(texts), "threads": args.threads, "batch": args.corpus_batch,
-         "rounds": args.corpus_rounds, "sentences_per_s": rows}, indent=2))
+        {"sentences": len(texts), "threads": args.threads, "rounds": args.corpus_rounds,
+         "sentences_per_s_by_batch": rows, "cpu_ms_per_sentence_by_batch": cpu}, indent=2))
 
 
 def time_throughput(backend, texts: list[str], batch: int) -> float:
@@ -295,7 +306,8 @@ def main() -> None:
     parser.add_argument("--sts", type=Path, default=ROOT / "data" / "stsb" / "stsb-en-test.csv")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     parser.add_argument("--corpus", action="store_true", help="only the whole-STS-B run of the Python peers")
-    parser.add_argument("--corpus-batch", type=int, default=32)
+    parser.add_argument("--corpus-batch", type=int, nargs="+", default=[32],
+                        help="batch sizes for --corpus, each peer through its own API (default 32)")
     parser.add_argument("--corpus-rounds", type=int, default=1)
     parser.add_argument("--corpus-sts", type=Path, nargs="+",
                         help="STS-B CSV files for --corpus (default: --sts and stsb-en-dev.csv beside it: "

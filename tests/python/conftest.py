@@ -40,3 +40,9 @@ def model_dir() -> Path:
 def embedder(model_dir):
     import akidb_embed
     return akidb_embed.Embedder(model_dir, threads=2)
+
+
+def pytest_configure(config):
+    # Ray Serve's own pydantic models warn on import; not ours to fix.
+    config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:ray.*")
+    config.addinivalue_line("filterwarnings", "ignore:Using extra keyword arguments on `Field`")
