@@ -217,7 +217,7 @@ def test_server_runs_on_the_bridge(start_server):
     # /tokenize works on every engine: admission tokenizes in C++ before the bridge sees anything
     r = requests.post(server.url + "/tokenize", json={"inputs": "hello world"}, timeout=10)
     assert r.status_code == 200, r.text
-    assert r.json()[0]["ids"] == [101, 7592, 2088, 102]
+    assert [t["id"] for t in r.json()[0]] == [101, 7592, 2088, 102]
     workers = subprocess.run(["pgrep", "-P", str(server.proc.pid)], capture_output=True, text=True).stdout.split()
     assert len(workers) == 2
     assert server.terminate() == 0, server.output()

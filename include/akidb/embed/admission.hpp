@@ -44,13 +44,15 @@ class Admission {
 
   // Validates and tokenizes every input. Throws Error(InvalidInput) naming
   // the input: empty request, invalid UTF-8, a token id outside the
-  // vocabulary, too many tokens with truncation off, bad dimensions. The
-  // result refers to `request`, which must outlive it.
+  // vocabulary, too many tokens with truncation off, bad dimensions, a
+  // prompt_name the model does not define. The result refers to `request`,
+  // which must outlive it.
   AdmittedRequest admit(const EmbedRequest& request) const;
 
  private:
   void encode_one(const EmbedRequest& request, std::size_t i, Encoding& out) const;
-  void encode_ids(const TokenIds& ids, std::size_t i, Encoding& out) const;
+  void encode_ids(const TokenIds& ids, std::size_t i, TruncationDirection direction,
+                  Encoding& out) const;
   void encode_range(AdmittedRequest& admitted, std::size_t begin, std::size_t end) const;
   void encode_parallel(AdmittedRequest& admitted) const;
 

@@ -12,6 +12,10 @@ namespace akidb::embed {
 
 using TokenIds = std::vector<std::int32_t>;
 
+// Which end of an over-long input truncation drops: Right keeps the start of
+// the text, Left keeps its end (the special tokens stay in both cases).
+enum class TruncationDirection { Right, Left };
+
 struct EmbedRequest {
   // Either texts or pre-tokenized ids (without [CLS]/[SEP]; they are added).
   std::variant<std::vector<std::string>, std::vector<TokenIds>> inputs;
@@ -25,6 +29,9 @@ struct EmbedRequest {
   // Keep the first `dimensions` values of each vector (re-normalized when
   // `normalize`); 0 keeps the model's full dimension.
   std::size_t dimensions = 0;
+  // A key of the model's sentence-transformers `prompts`; unset: no prompt.
+  std::optional<std::string> prompt_name;
+  TruncationDirection truncation_direction = TruncationDirection::Right;
 
   std::size_t size() const noexcept;
   static EmbedRequest from_texts(std::vector<std::string> texts);
@@ -85,6 +92,7 @@ struct ModelInfo {
   std::string execution_provider;  // e.g. "CPUExecutionProvider"
   std::string variant;             // e.g. "fp32", "int8"
   std::string device = "cpu";      // where inference runs
+  std::string pooling = "mean";    // "mean" or "cls" (the manifest's)
 };
 
 struct HealthStatus {
