@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <cmath>
 #include <limits>
 
 #include "server/api_error.hpp"
@@ -93,16 +94,38 @@ std::string checked_text(std::string_view field, element value, const RequestLim
   return text;
 }
 
-std::int32_t token_id(std::string_view field, element value) {
+// JSON Schema's "integer": an integer, or a number with no fractional part (3.0).
+bool is_integer(element value) {
   const auto type = value.type();
-  if (type == element_type::INT64) {
-    const auto v = value.get_int64().value_unsafe();
+  if (type == element_type::INT64 || type == element_type::UINT64) return true;
+  if (type != element_type::DOUBLE) return false;
+  const double v = value.get_double().value_unsafe();
+  return std::isfinite(v) && std::trunc(v) == v;
+}
+
+// An integer value clamped into [-2^63, 2^63) (out-of-range values stay out of range).
+std::int64_t integer_value(element value) {
+  switch (value.type()) {
+    case element_type::INT64:
+      return value.get_int64().value_unsafe();
+    case element_type::UINT64:
+      return std::numeric_limits<std::int64_t>::max();
+    default: {
+      const double v = value.get_double().value_unsafe();
+      if (v >= 9.2e18) return std::numeric_limits<std::int64_t>::max();
+      if (v <= -9.2e18) return std::numeric_limits<std::int64_t>::min();
+      return static_cast<std::int64_t>(v);
+    }
+  }
+}
+
+std::int32_t token_id(std::string_view field, element value) {
+  if (is_integer(value)) {
+    const auto v = integer_value(value);
     if (v >= std::numeric_limits<std::int32_t>::min() &&
         v <= std::numeric_limits<std::int32_t>::max()) {
       return static_cast<std::int32_t>(v);
     }
-  }
-  if (type == element_type::INT64 || type == element_type::UINT64) {
     throw unprocessable("'" + std::string(field) + "' is not a valid token id (out of range)",
                         "invalid_token_id");
   }
@@ -156,7 +179,7 @@ void parse_input(std::string_view field, element value, const RequestLimits& lim
     std::size_t i = 0;
     for (element v : array) texts.push_back(checked_text(at(field, i++), v, limits));
     out.inputs = std::move(texts);
-  } else if (first == element_type::INT64 || first == element_type::UINT64) {
+  } else if (is_integer(array.at(0).value_unsafe())) {
     out.inputs = std::vector<TokenIds>{token_list(field, array, limits)};
   } else if (first == element_type::ARRAY) {
     std::vector<TokenIds> lists;
@@ -177,12 +200,9 @@ void parse_input(std::string_view field, element value, const RequestLimits& lim
 }
 
 std::size_t parse_dimensions(element value, std::size_t model_dimension) {
-  if (value.type() != element_type::INT64 && value.type() != element_type::UINT64) {
-    throw wrong_type("dimensions", "an integer", value);
-  }
-  const bool negative = value.type() == element_type::INT64 && value.get_int64().value_unsafe() < 1;
-  const std::uint64_t d = negative ? 0 : value.get_uint64().value_unsafe();
-  if (negative || d < 1 || d > model_dimension) {
+  if (!is_integer(value)) throw wrong_type("dimensions", "an integer", value);
+  const auto d = integer_value(value);
+  if (d < 1 || static_cast<std::uint64_t>(d) > model_dimension) {
     throw unprocessable("'dimensions' must be between 1 and the model's dimension " +
                             std::to_string(model_dimension),
                         "invalid_dimensions");
@@ -257,7 +277,7 @@ OpenAiEmbedRequest parse_openai_request(std::string_view body, const RequestLimi
       parse_input("input", field.value, limits, out.request);
       has_input = true;
     } else if (key == "model") {
-      out.model = get_string("model", field.value);
+      out.model = optional_string("model", field.value).value_or("");
     } else if (key == "encoding_format") {
       const auto format = get_string("encoding_format", field.value);
       if (format != "float" && format != "base64") {

@@ -74,17 +74,25 @@ def test_unsupported_methods_get_405_with_allow(server, method):
         assert r.headers["Allow"] == ", ".join(m.upper() for m in ops)
 
 
-def test_schemathesis_finds_no_disagreement(server):
-    cmd = [str(SCHEMATHESIS), "--config-file", str(ROOT / "tests" / "e2e" / "schemathesis.toml"), "run", server.url + "/openapi.json", "--checks", "all",
-           "--max-examples", "12", "--workers", "2", "--seed", "1", "--generation-database", "none",
-           "--suppress-health-check", "too_slow,data_too_large", "--request-timeout", "30",
-           "--no-color", "--max-time", "50"]
-    if not transport_routes_every_method(server.url):
+def run_schemathesis(url, *options):
+    cmd = [str(SCHEMATHESIS), "--config-file", str(ROOT / "tests" / "e2e" / "schemathesis.toml"), "run",
+           url + "/openapi.json", "--checks", "all", "--workers", "2", "--seed", "1",
+           "--generation-database", "none", "--suppress-health-check", "too_slow,data_too_large",
+           "--request-timeout", "30", "--no-color", *options]
+    if not transport_routes_every_method(url):
         print("the transport refuses unknown methods itself: schemathesis' unsupported_method check is off")
         cmd += ["--exclude-checks", "unsupported_method"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, cwd=ROOT / "build")
     assert proc.returncode == 0, proc.stdout[-8000:] + proc.stderr[-2000:]
     print(proc.stdout[-1500:])
+
+
+def test_schemathesis_finds_no_disagreement(server):
+    # Examples, fuzzing and stateful links with 12 examples per operation
+    # (seconds), then the coverage phase (boundary values: the largest and
+    # the just-too-large requests) for what remains of a minute.
+    run_schemathesis(server.url, "--phases", "examples,fuzzing,stateful", "--max-examples", "12")
+    run_schemathesis(server.url, "--phases", "coverage", "--max-time", "45")
 
 
 class _Refs(HTMLParser):

@@ -47,6 +47,10 @@ TEST(ServerParse, AcceptsEveryInputForm) {
   auto lists = parse_openai_request(R"({"input":[[1],[2,3]],"dimensions":8})", kLimits, 384);
   EXPECT_EQ(lists.request.size(), 2U);
   EXPECT_EQ(lists.dimensions, 8U);
+  // JSON Schema's integers include numbers without a fraction (3.0).
+  auto whole = parse_openai_request(R"({"input":[7.0,2],"dimensions":8.0})", kLimits, 384);
+  EXPECT_EQ(std::get<std::vector<TokenIds>>(whole.request.inputs).at(0), (TokenIds{7, 2}));
+  EXPECT_EQ(whole.dimensions, 8U);
 }
 
 TEST(ServerParse, RejectsWrongTypesAndMalformedJson) {
