@@ -12,7 +12,7 @@ FUZZ_SECONDS ?= 30
 PREFIX ?= /usr/local
 
 .PHONY: all setup setup-dev setup-openvino setup-cuda build install run test test-models test-scale \
-  sanitize format format-check bench bench-all bench-compare golden fuzz fuzz-unigram container \
+  sanitize format format-check bench bench-all bench-compare golden fuzz fuzz-tokenizer fuzz-requests fuzz-unigram container \
   test-container clean
 
 all: build
@@ -82,8 +82,11 @@ bench-compare: build setup-dev
 golden: setup-dev
 	@.venv/bin/python python/tools/make_golden.py --out tests/data/golden
 
-# libFuzzer + ASan/UBSan on the tokenizer for FUZZ_SECONDS (clang; new inputs kept in build-fuzz/corpus).
-fuzz: setup-dev
+# libFuzzer + ASan/UBSan for FUZZ_SECONDS each: the tokenizer, then the API's
+# request parsing (clang; new inputs kept in build-fuzz/corpus*).
+fuzz: fuzz-tokenizer fuzz-requests
+
+fuzz-tokenizer: setup-dev
 	@cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 \
 	  -DAKIDB_FUZZ=ON -DAKIDB_NATIVE=OFF >/dev/null
 	@cmake --build build-fuzz --target tokenizer_fuzz -j $(JOBS)
@@ -91,6 +94,17 @@ fuzz: setup-dev
 	@AKIDB_FUZZ_TOKENIZER=$(MODEL_DIR)/tokenizer.json build-fuzz/tokenizer_fuzz \
 	  -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=build-fuzz/ \
 	  build-fuzz/corpus tests/fuzz/corpus
+
+# The body parsing of every POST route (/v1/embeddings, /, /embed, /embed_all,
+# /similarity, /tokenize, /decode), with /tokenize and /decode run through the tokenizer.
+fuzz-requests: setup-dev
+	@cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 \
+	  -DAKIDB_FUZZ=ON -DAKIDB_NATIVE=OFF >/dev/null
+	@cmake --build build-fuzz --target request_fuzz -j $(JOBS)
+	@mkdir -p build-fuzz/corpus-requests
+	@AKIDB_FUZZ_TOKENIZER=$(MODEL_DIR)/tokenizer.json build-fuzz/request_fuzz \
+	  -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=build-fuzz/ \
+	  build-fuzz/corpus-requests tests/fuzz/corpus-requests
 
 # The container image (deploy/Containerfile; installs podman, runc and
 # debootstrap if missing and builds a Debian minbase base image first).

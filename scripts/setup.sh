@@ -129,6 +129,22 @@ install_cuda() {
   echo "$want" >"$dir/.akidb-stamp"
 }
 
+# The docs page's assets (GET /docs): only the files the server serves, with
+# the package's licence; the build compiles them into the binary.
+fetch_swagger_ui() {
+  local dir=third_party/swagger-ui-dist stamp=third_party/swagger-ui-dist/.akidb-stamp
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$SWAGGER_UI_NPM" ] && return
+  log "installing Swagger UI ($SWAGGER_UI_NPM from npm) for GET /docs"
+  rm -rf "$dir" && mkdir -p "$dir"
+  local tmp tgz
+  tmp=$(mktemp -d)
+  tgz=$(cd "$tmp" && npm pack --silent "$SWAGGER_UI_NPM" | tail -n 1)
+  tar xzf "$tmp/$tgz" -C "$tmp"
+  cp "$tmp"/package/{swagger-ui-bundle.js,swagger-ui.css,favicon-32x32.png,LICENSE,NOTICE,package.json} "$dir/"
+  rm -rf "$tmp"
+  echo "$SWAGGER_UI_NPM" >"$stamp"
+}
+
 prepare_model() {
   local out=models/all-MiniLM-L6-v2 want stamp=models/all-MiniLM-L6-v2/.akidb-stamp
   want=$(stamp_of python/akidb_embed/prepare_model.py python/akidb_embed/bert_graph.py \
@@ -149,6 +165,7 @@ install_debian_packages
 require_commands
 make_venv
 fetch_onnxruntime
+fetch_swagger_ui
 prepare_model
 case "$PROFILE/${AKIDB_DEVICE:-cpu}" in
   dev/* | openvino/* | runtime/openvino) install_openvino ;;

@@ -43,17 +43,20 @@ Admission::Admission(const Tokenizer& tokenizer, AdmissionLimits limits)
       // hardware_concurrency() reads /sys: once, not per request.
       workers_(std::min<std::size_t>(std::thread::hardware_concurrency(), 8)) {}
 
-void Admission::encode_ids(const TokenIds& ids, std::size_t i, Encoding& out) const {
+void Admission::encode_ids(const TokenIds& ids, std::size_t i, TruncationDirection direction,
+                           Encoding& out) const {
   const auto vocab = static_cast<std::int64_t>(tokenizer_.vocab_size());
   out.clear();
   out.ids.push_back(tokenizer_.cls_id());
   const std::size_t keep = std::min(ids.size(), limits_.max_seq_length - 2);
+  // Left truncation keeps the last `keep` ids, right the first.
+  const std::size_t first = direction == TruncationDirection::Left ? ids.size() - keep : 0;
   for (std::size_t k = 0; k < ids.size(); ++k) {
     if (ids[k] < 0 || ids[k] >= vocab) {
       throw invalid_input(i, "token id " + std::to_string(ids[k]) +
                                  " is outside the vocabulary [0, " + std::to_string(vocab) + ")");
     }
-    if (k < keep) out.ids.push_back(ids[k]);
+    if (k >= first && k < first + keep) out.ids.push_back(ids[k]);
   }
   out.ids.push_back(tokenizer_.sep_id());
   out.type_ids.assign(out.ids.size(), 0);
@@ -99,12 +102,15 @@ void Admission::encode_one(const AdmittedRequest& admitted, std::size_t i, Encod
       throw invalid_input(i, "invalid UTF-8 at byte " + std::to_string(*bad));
     }
     if (admitted.prompt) {
-      tokenizer_.encode(*admitted.prompt + text, out, {limits_.max_seq_length, true, false});
+      tokenizer_.encode(*admitted.prompt + text, out,
+                        {limits_.max_seq_length, true, false, request.truncation_direction});
     } else {
-      tokenizer_.encode(text, out, {limits_.max_seq_length, true, false});
+      tokenizer_.encode(text, out,
+                        {limits_.max_seq_length, true, false, request.truncation_direction});
     }
   } else {
-    encode_ids(std::get<std::vector<TokenIds>>(request.inputs)[i], i, out);
+    encode_ids(std::get<std::vector<TokenIds>>(request.inputs)[i], i, request.truncation_direction,
+               out);
   }
   if (!request.truncate && out.tokens_before_truncation > limits_.max_seq_length) {
     throw invalid_input(i, "input has " + std::to_string(out.tokens_before_truncation) +

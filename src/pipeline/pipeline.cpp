@@ -146,6 +146,35 @@ EmbedResponse EmbeddingPipeline::embed_batch(const EmbedRequest& request) {
   return make_response(admitted, std::move(vectors), stages);
 }
 
+std::vector<Embeddings> EmbeddingPipeline::token_embeddings(const EmbedRequest& request) {
+  const auto admitted = admit(request);
+  const std::size_t n = admitted.size(), dim = impl_->model.manifest.dimension;
+  std::vector<std::size_t> lengths(n);
+  for (std::size_t i = 0; i < n; ++i) lengths[i] = admitted.encodings[i].ids.size();
+  const auto hints = batching_hints();
+  const BatchPlanOptions plan{true, hints.max_batch_tokens, 0,
+                              hints.batch_invariant ? std::size_t{0} : std::size_t{1},
+                              hints.padded};
+  std::vector<Embeddings> out(n);
+  std::vector<SequenceRef> refs;
+  auto ws = impl_->workspaces.take();
+  for (const auto& sub : plan_batches(lengths, plan)) {
+    refs.clear();
+    for (auto i : sub.members) refs.push_back({&admitted, i, nullptr});
+    pack(refs, *ws);
+    ws->hidden.resize(ws->ids.size() * dim);
+    impl_->engine->run({ws->ids, ws->type_ids, ws->offsets}, ws->hidden);
+    for (std::size_t k = 0; k < refs.size(); ++k) {
+      Embeddings tokens(ws->offsets[k + 1] - ws->offsets[k], dim);
+      const auto first = ws->hidden.begin() + static_cast<std::ptrdiff_t>(ws->offsets[k] * dim);
+      std::copy(first, first + static_cast<std::ptrdiff_t>(tokens.data().size()),
+                tokens.data().begin());
+      out[refs[k].index] = std::move(tokens);
+    }
+  }
+  return out;
+}
+
 ModelInfo EmbeddingPipeline::model_info() const {
   const auto& caps = impl_->engine->capabilities();
   const auto& m = impl_->model.manifest;
@@ -155,7 +184,8 @@ ModelInfo EmbeddingPipeline::model_info() const {
           caps.name,
           caps.execution_provider,
           impl_->model.variant,
-          caps.device};
+          caps.device,
+          m.pooling == Pooling::Cls ? "cls" : "mean"};
 }
 
 HealthStatus EmbeddingPipeline::device_status() const { return impl_->engine->device_status(); }

@@ -2,6 +2,7 @@
 // HTTP-level errors of the API and how typed library errors map onto them.
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include "akidb/embed/error.hpp"
 
@@ -35,7 +36,22 @@ inline ApiError unprocessable(const std::string& message, std::string code = "in
   return {422, "invalid_request_error", std::move(code), message};
 }
 
-// InvalidInput 422, ModelError 500, Unavailable 503, Timeout 504, Internal 500.
+// InvalidInput 422, ModelError 500, Unavailable 503 (code "overloaded" when
+// the queue is full), Timeout 504, Internal 500.
 ApiError to_api_error(const Error& error);
+
+// Which error body a route answers with: OpenAI's {"error": {...}} on /v1/*,
+// TEI's {"error": "...", "error_type": "..."} on TEI's routes.
+enum class ErrorStyle { OpenAi, Tei };
+
+// An error as TEI reports it: its status code and error_type.
+struct TeiError {
+  int status;
+  std::string_view error_type;  // empty, validation, tokenizer, backend, overloaded, unhealthy
+};
+
+// TEI's status codes: 400 empty batch, 413 batch too large, 422 tokenization
+// (and other validation), 424 backend failure, 429 overloaded, 503 not ready.
+TeiError to_tei_error(const ApiError& error) noexcept;
 
 }  // namespace akidb::embed::server

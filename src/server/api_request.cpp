@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <cmath>
 #include <limits>
 
 #include "server/api_error.hpp"
@@ -93,16 +94,38 @@ std::string checked_text(std::string_view field, element value, const RequestLim
   return text;
 }
 
-std::int32_t token_id(std::string_view field, element value) {
+// JSON Schema's "integer": an integer, or a number with no fractional part (3.0).
+bool is_integer(element value) {
   const auto type = value.type();
-  if (type == element_type::INT64) {
-    const auto v = value.get_int64().value_unsafe();
+  if (type == element_type::INT64 || type == element_type::UINT64) return true;
+  if (type != element_type::DOUBLE) return false;
+  const double v = value.get_double().value_unsafe();
+  return std::isfinite(v) && std::trunc(v) == v;
+}
+
+// An integer value clamped into [-2^63, 2^63) (out-of-range values stay out of range).
+std::int64_t integer_value(element value) {
+  switch (value.type()) {
+    case element_type::INT64:
+      return value.get_int64().value_unsafe();
+    case element_type::UINT64:
+      return std::numeric_limits<std::int64_t>::max();
+    default: {
+      const double v = value.get_double().value_unsafe();
+      if (v >= 9.2e18) return std::numeric_limits<std::int64_t>::max();
+      if (v <= -9.2e18) return std::numeric_limits<std::int64_t>::min();
+      return static_cast<std::int64_t>(v);
+    }
+  }
+}
+
+std::int32_t token_id(std::string_view field, element value) {
+  if (is_integer(value)) {
+    const auto v = integer_value(value);
     if (v >= std::numeric_limits<std::int32_t>::min() &&
         v <= std::numeric_limits<std::int32_t>::max()) {
       return static_cast<std::int32_t>(v);
     }
-  }
-  if (type == element_type::INT64 || type == element_type::UINT64) {
     throw unprocessable("'" + std::string(field) + "' is not a valid token id (out of range)",
                         "invalid_token_id");
   }
@@ -156,7 +179,7 @@ void parse_input(std::string_view field, element value, const RequestLimits& lim
     std::size_t i = 0;
     for (element v : array) texts.push_back(checked_text(at(field, i++), v, limits));
     out.inputs = std::move(texts);
-  } else if (first == element_type::INT64 || first == element_type::UINT64) {
+  } else if (is_integer(array.at(0).value_unsafe())) {
     out.inputs = std::vector<TokenIds>{token_list(field, array, limits)};
   } else if (first == element_type::ARRAY) {
     std::vector<TokenIds> lists;
@@ -177,17 +200,62 @@ void parse_input(std::string_view field, element value, const RequestLimits& lim
 }
 
 std::size_t parse_dimensions(element value, std::size_t model_dimension) {
-  if (value.type() != element_type::INT64 && value.type() != element_type::UINT64) {
-    throw wrong_type("dimensions", "an integer", value);
-  }
-  const bool negative = value.type() == element_type::INT64 && value.get_int64().value_unsafe() < 1;
-  const std::uint64_t d = negative ? 0 : value.get_uint64().value_unsafe();
-  if (negative || d < 1 || d > model_dimension) {
+  if (!is_integer(value)) throw wrong_type("dimensions", "an integer", value);
+  const auto d = integer_value(value);
+  if (d < 1 || static_cast<std::uint64_t>(d) > model_dimension) {
     throw unprocessable("'dimensions' must be between 1 and the model's dimension " +
                             std::to_string(model_dimension),
                         "invalid_dimensions");
   }
   return static_cast<std::size_t>(d);
+}
+
+bool is_null(element value) { return value.type() == element_type::NULL_VALUE; }
+
+std::optional<std::string> optional_string(std::string_view field, element value) {
+  if (is_null(value)) return std::nullopt;
+  return get_string(field, value);
+}
+
+// TEI writes "Left"/"Right"; the lower-case forms are accepted too.
+TruncationDirection parse_direction(element value) {
+  if (is_null(value)) return TruncationDirection::Right;
+  const auto dir = get_string("truncation_direction", value);
+  if (dir == "Right" || dir == "right") return TruncationDirection::Right;
+  if (dir == "Left" || dir == "left") return TruncationDirection::Left;
+  throw unprocessable("'truncation_direction' must be \"Left\" or \"Right\", not \"" + dir + "\"",
+                      "invalid_truncation_direction");
+}
+
+// truncate, truncation_direction and prompt_name (TEI's EmbedRequest and
+// SimilarityParameters); other keys are ignored.
+void parse_encoding_option(std::string_view key, element value, EmbedRequest& out) {
+  if (key == "truncate") {
+    if (!is_null(value)) out.truncate = get_bool("truncate", value);
+  } else if (key == "truncation_direction") {
+    out.truncation_direction = parse_direction(value);
+  } else if (key == "prompt_name") {
+    out.prompt_name = optional_string("prompt_name", value);
+  }
+}
+
+// [string], each checked against the length limit.
+std::vector<std::string> text_list(std::string_view field, element value,
+                                   const RequestLimits& limits) {
+  if (value.type() != element_type::ARRAY) throw wrong_type(field, "an array of strings", value);
+  const auto array = value.get_array().value_unsafe();
+  if (array.size() > limits.max_inputs) check_count(field, array.size(), limits);
+  std::vector<std::string> texts;
+  texts.reserve(array.size());
+  std::size_t i = 0;
+  for (element v : array) texts.push_back(checked_text(at(field, i++), v, limits));
+  return texts;
+}
+
+// [int] for /decode: may be empty (decodes to "").
+TokenIds id_list(std::string_view field, simdjson::dom::array array, const RequestLimits& limits) {
+  if (array.size() == 0) return {};
+  return token_list(field, array, limits);
 }
 
 }  // namespace
@@ -209,7 +277,7 @@ OpenAiEmbedRequest parse_openai_request(std::string_view body, const RequestLimi
       parse_input("input", field.value, limits, out.request);
       has_input = true;
     } else if (key == "model") {
-      out.model = get_string("model", field.value);
+      out.model = optional_string("model", field.value).value_or("");
     } else if (key == "encoding_format") {
       const auto format = get_string("encoding_format", field.value);
       if (format != "float" && format != "base64") {
@@ -223,6 +291,8 @@ OpenAiEmbedRequest parse_openai_request(std::string_view body, const RequestLimi
         out.dimensions = parse_dimensions(field.value, model_dimension);
     } else if (key == "user") {
       if (field.value.type() != element_type::NULL_VALUE) get_string("user", field.value);
+    } else if (key == "prompt_name") {  // our extension: TEI's prompt_name on the OpenAI route
+      out.request.prompt_name = optional_string("prompt_name", field.value);
     }
     // Other fields are ignored, as OpenAI-compatible servers commonly do.
   }
@@ -230,7 +300,8 @@ OpenAiEmbedRequest parse_openai_request(std::string_view body, const RequestLimi
   return out;
 }
 
-TeiEmbedRequest parse_tei_request(std::string_view body, const RequestLimits& limits) {
+TeiEmbedRequest parse_tei_request(std::string_view body, const RequestLimits& limits,
+                                  std::size_t model_dimension) {
   simdjson::dom::parser parser;
   TeiEmbedRequest out;
   out.request.normalize = true;  // TEI normalizes unless told not to, whatever the model
@@ -242,17 +313,62 @@ TeiEmbedRequest parse_tei_request(std::string_view body, const RequestLimits& li
       has_inputs = true;
     } else if (key == "normalize") {
       out.request.normalize = get_bool("normalize", field.value);
-    } else if (key == "truncate") {
-      out.request.truncate = get_bool("truncate", field.value);
-    } else if (key == "truncation_direction") {
-      const auto dir = get_string("truncation_direction", field.value);
-      if (dir != "right" && dir != "Right") {
-        throw unprocessable("only 'truncation_direction' \"right\" is supported",
-                            "invalid_truncation_direction");
-      }
+    } else if (key == "dimensions") {
+      if (!is_null(field.value))
+        out.request.dimensions = parse_dimensions(field.value, model_dimension);
+    } else {
+      parse_encoding_option(key, field.value, out.request);
     }
   }
   if (!has_inputs) throw bad_request("'inputs' is required", "missing_input");
+  return out;
+}
+
+bool is_similarity_request(std::string_view body) {
+  simdjson::dom::parser parser;
+  element doc;
+  if (parser.parse(body.data(), body.size(), true).get(doc)) return false;
+  if (doc.type() != element_type::OBJECT) return false;
+  element inputs;
+  if (doc.get_object().value_unsafe().at_key("inputs").get(inputs)) return false;
+  return inputs.type() == element_type::OBJECT;
+}
+
+SimilarityRequest parse_similarity_request(std::string_view body, const RequestLimits& limits) {
+  simdjson::dom::parser parser;
+  SimilarityRequest out;
+  out.request.normalize = true;
+  std::optional<std::string> source;
+  std::vector<std::string> sentences;
+  bool has_sentences = false;
+  for (auto field : parse_object(parser, body)) {
+    const std::string_view key = field.key;
+    if (key == "inputs") {
+      if (field.value.type() != element_type::OBJECT) {
+        throw wrong_type("inputs", "an object with 'source_sentence' and 'sentences'", field.value);
+      }
+      const simdjson::dom::object inputs = field.value.get_object().value_unsafe();
+      for (auto part : inputs) {
+        if (part.key == "source_sentence") {
+          source = checked_text("inputs.source_sentence", part.value, limits);
+        } else if (part.key == "sentences") {
+          sentences = text_list("inputs.sentences", part.value, limits);
+          has_sentences = true;
+        }
+      }
+    } else if (key == "parameters") {
+      if (is_null(field.value)) continue;
+      if (field.value.type() != element_type::OBJECT)
+        throw wrong_type("parameters", "an object", field.value);
+      const simdjson::dom::object parameters = field.value.get_object().value_unsafe();
+      for (auto part : parameters) parse_encoding_option(part.key, part.value, out.request);
+    }
+  }
+  if (!source) throw bad_request("'inputs.source_sentence' is required", "missing_input");
+  if (!has_sentences) throw bad_request("'inputs.sentences' is required", "missing_input");
+  check_count("inputs.sentences", sentences.size() + 1, limits);
+  sentences.insert(sentences.begin(), std::move(*source));
+  out.request.inputs = std::move(sentences);
   return out;
 }
 
@@ -263,21 +379,54 @@ TokenizeRequest parse_tokenize_request(std::string_view body, const RequestLimit
   for (auto field : parse_object(parser, body)) {
     const std::string_view key = field.key;
     if (key == "inputs") {
-      EmbedRequest request;
-      parse_input("inputs", field.value, limits, request);
-      auto* texts = std::get_if<std::vector<std::string>>(&request.inputs);
-      if (!texts) throw wrong_type("inputs", "a string or an array of strings", field.value);
-      out.inputs = std::move(*texts);
+      if (field.value.type() == element_type::STRING) {
+        out.inputs = {checked_text("inputs", field.value, limits)};
+      } else {
+        out.inputs = text_list("inputs", field.value, limits);
+        check_count("inputs", out.inputs.size(), limits);
+      }
       has_inputs = true;
     } else if (key == "add_special_tokens") {
       out.add_special_tokens = get_bool("add_special_tokens", field.value);
-    } else if (key == "return_tokens") {
-      out.return_tokens = get_bool("return_tokens", field.value);
     } else if (key == "truncate") {
-      out.truncate = get_bool("truncate", field.value);
+      if (!is_null(field.value)) out.truncate = get_bool("truncate", field.value);
+    } else if (key == "truncation_direction") {
+      out.direction = parse_direction(field.value);
+    } else if (key == "prompt_name") {
+      out.prompt_name = optional_string("prompt_name", field.value);
     }
   }
   if (!has_inputs) throw bad_request("'inputs' is required", "missing_input");
+  return out;
+}
+
+DecodeRequest parse_decode_request(std::string_view body, const RequestLimits& limits) {
+  simdjson::dom::parser parser;
+  DecodeRequest out;
+  bool has_ids = false;
+  for (auto field : parse_object(parser, body)) {
+    const std::string_view key = field.key;
+    if (key == "ids") {
+      if (field.value.type() != element_type::ARRAY)
+        throw wrong_type("ids", "an array of token ids or an array of arrays of them", field.value);
+      const auto array = field.value.get_array().value_unsafe();
+      check_count("ids", array.size(), limits);
+      if (array.at(0).value_unsafe().type() == element_type::ARRAY) {
+        std::size_t i = 0;
+        for (element v : array) {
+          const auto name = at("ids", i++);
+          if (v.type() != element_type::ARRAY) throw wrong_type(name, "an array of token ids", v);
+          out.ids.push_back(id_list(name, v.get_array().value_unsafe(), limits));
+        }
+      } else {
+        out.ids.push_back(id_list("ids", array, limits));
+      }
+      has_ids = true;
+    } else if (key == "skip_special_tokens") {
+      out.skip_special_tokens = get_bool("skip_special_tokens", field.value);
+    }
+  }
+  if (!has_ids) throw bad_request("'ids' is required", "missing_input");
   return out;
 }
 
@@ -288,6 +437,10 @@ ApiError to_api_error(const Error& error) {
     case ErrorCode::ModelError:
       return {500, "server_error", "model_error", error.what()};
     case ErrorCode::Unavailable:
+      // The scheduler's words for a full queue (src/scheduling/scheduler.cpp).
+      if (std::string_view(error.what()).starts_with("the request queue is full")) {
+        return {503, "server_error", "overloaded", error.what()};
+      }
       return {503, "server_error", "unavailable", error.what()};
     case ErrorCode::Timeout:
       return {504, "server_error", "timeout", error.what()};

@@ -24,24 +24,43 @@ struct OpenAiEmbedRequest {
   std::optional<std::size_t> dimensions;
 };
 
-// POST /embed
+// POST /embed, POST / and POST /embed_all (TEI's EmbedRequest)
 struct TeiEmbedRequest {
-  EmbedRequest request;
+  EmbedRequest request;  // normalize true unless sent, truncate true
+};
+
+// POST /similarity: input 0 is the source sentence, the others are compared with it.
+struct SimilarityRequest {
+  EmbedRequest request;  // normalize true
 };
 
 // POST /tokenize
 struct TokenizeRequest {
   std::vector<std::string> inputs;
   bool add_special_tokens = true;
-  bool return_tokens = false;  // token strings and byte offsets too
-  bool truncate = true;
+  bool truncate = false;  // TEI tokenizes the whole text
+  std::optional<std::string> prompt_name;
+  TruncationDirection direction = TruncationDirection::Right;
+};
+
+// POST /decode
+struct DecodeRequest {
+  std::vector<TokenIds> ids;
+  bool skip_special_tokens = true;
 };
 
 // Each throws ApiError (400 malformed/wrong type, 422 unacceptable value).
 OpenAiEmbedRequest parse_openai_request(std::string_view body, const RequestLimits& limits,
                                         std::size_t model_dimension);
-TeiEmbedRequest parse_tei_request(std::string_view body, const RequestLimits& limits);
+TeiEmbedRequest parse_tei_request(std::string_view body, const RequestLimits& limits,
+                                  std::size_t model_dimension);
+SimilarityRequest parse_similarity_request(std::string_view body, const RequestLimits& limits);
 TokenizeRequest parse_tokenize_request(std::string_view body, const RequestLimits& limits);
+DecodeRequest parse_decode_request(std::string_view body, const RequestLimits& limits);
+
+// True when the body is a JSON object whose "inputs" is an object (a
+// similarity request: POST / serves both, as TEI's clients post both there).
+bool is_similarity_request(std::string_view body);
 
 // Unicode code points in valid UTF-8 text.
 std::size_t count_code_points(std::string_view text) noexcept;

@@ -105,6 +105,44 @@ std::string tei_response(const Embeddings& embeddings) {
   return out;
 }
 
+std::string float_list(std::span<const float> values) {
+  std::string out;
+  out.reserve(2 + values.size() * 13);
+  append_float_array(out, values);
+  return out;
+}
+
+std::string tei_token_vectors(const std::vector<Embeddings>& per_input) {
+  std::string out;
+  out.push_back('[');
+  for (std::size_t i = 0; i < per_input.size(); ++i) {
+    if (i) out.push_back(',');
+    out += tei_response(per_input[i]);
+  }
+  out.push_back(']');
+  return out;
+}
+
+std::string string_list(const std::vector<std::string>& values) {
+  std::string out;
+  out.push_back('[');
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i) out.push_back(',');
+    append_json_string(out, values[i]);
+  }
+  out.push_back(']');
+  return out;
+}
+
+std::string tei_error_body(const ApiError& error, std::string_view error_type) {
+  std::string out = R"({"error":)";
+  append_json_string(out, error.what());
+  out += R"(,"error_type":)";
+  append_json_string(out, error_type);
+  out.push_back('}');
+  return out;
+}
+
 std::string error_body(const ApiError& error) {
   std::string out = R"({"error":{"message":)";
   append_json_string(out, error.what());

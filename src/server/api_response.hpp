@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "akidb/embed/types.hpp"
 #include "server/api_error.hpp"
@@ -25,7 +26,19 @@ std::string openai_response(const Embeddings& embeddings, std::string_view model
 // [[...],[...]]
 std::string tei_response(const Embeddings& embeddings);
 
+// [0.93,0.12,...]
+std::string float_list(std::span<const float> values);
+
+// [[[...],[...]],...]: per input, one vector per token.
+std::string tei_token_vectors(const std::vector<Embeddings>& per_input);
+
+// ["text", ...]
+std::string string_list(const std::vector<std::string>& values);
+
 // {"error":{"message":...,"type":...,"code":...,"param":null}}
 std::string error_body(const ApiError& error);
+
+// {"error":"...","error_type":"..."}
+std::string tei_error_body(const ApiError& error, std::string_view error_type);
 
 }  // namespace akidb::embed::server

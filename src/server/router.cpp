@@ -1,5 +1,6 @@
 #include "server/router.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include "akidb/embed/error.hpp"
@@ -10,6 +11,9 @@ namespace akidb::embed::server {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// How often a waiting request checks whether its client is still there.
+constexpr std::chrono::milliseconds kClientPoll{20};
 
 ApiError unavailable(const std::string& message) {
   return {503, "server_error", "unavailable", message};
@@ -36,30 +40,64 @@ ApiError status_error(const HttpRequest& req, int status, std::size_t max_body) 
   }
 }
 
+constexpr auto kOpenAi = ErrorStyle::OpenAi;
+constexpr auto kTei = ErrorStyle::Tei;
+
 }  // namespace
 
+// Every route; docs/openapi.json describes each (tests/e2e/test_openapi.py checks both agree).
 const Router::Route Router::kRoutes[] = {
-    {"POST", "/v1/embeddings", &Router::embeddings}, {"POST", "/embed", &Router::embed},
-    {"POST", "/tokenize", &Router::tokenize},        {"GET", "/health", &Router::health},
-    {"GET", "/info", &Router::info_route},           {"GET", "/metrics", &Router::metrics_route},
+    {"POST", "/v1/embeddings", &Router::embeddings, kOpenAi},
+    {"GET", "/v1/models", &Router::models, kOpenAi},
+    {"GET", "/v1/models/", &Router::model, kOpenAi, true},
+    {"POST", "/", &Router::root, kTei},
+    {"POST", "/embed", &Router::embed, kTei},
+    {"POST", "/embed_all", &Router::embed_all, kTei},
+    {"POST", "/similarity", &Router::similarity, kTei},
+    {"POST", "/tokenize", &Router::tokenize, kTei},
+    {"POST", "/decode", &Router::decode, kTei},
+    {"GET", "/health", &Router::health, kTei},
+    {"GET", "/info", &Router::info_route, kTei},
+    {"GET", "/metrics", &Router::metrics_route, kTei},
+    {"GET", "/openapi.json", &Router::openapi, kTei},
+    {"GET", "/docs", &Router::docs, kTei},
+    {"GET", "/docs/", &Router::docs_asset, kTei, true},
 };
 
 Router::Router(ServerOptions options) : options_(std::move(options)) {}
 
 Router::~Router() { drain(); }
 
-std::string_view Router::route_label(std::string_view path) {
+bool Router::matches(const Route& route, std::string_view path) noexcept {
+  if (!route.prefix) return route.path == path;
+  return path.size() > route.path.size() && path.starts_with(route.path) &&
+         path.find('/', route.path.size()) == std::string_view::npos;
+}
+
+const Router::Route* Router::find_path(std::string_view path) noexcept {
   for (const auto& route : kRoutes) {
-    if (route.path == path) return route.path;
+    if (matches(route, path)) return &route;
   }
-  return "other";
+  return nullptr;
+}
+
+std::string_view Router::route_label(std::string_view path) {
+  const Route* route = find_path(path);
+  return route ? route->path : "other";
+}
+
+// OpenAI's error bodies under /v1/, TEI's everywhere else (unknown paths too).
+ErrorStyle Router::style_of(std::string_view path) noexcept {
+  const Route* route = find_path(path);
+  if (route) return route->style;
+  return path.starts_with("/v1/") ? ErrorStyle::OpenAi : ErrorStyle::Tei;
 }
 
 // Which methods a known path takes (for 405 + Allow); "" for an unknown path.
 std::string Router::allowed_methods(std::string_view path) {
   std::string methods;
   for (const auto& route : kRoutes) {
-    if (route.path != path) continue;
+    if (!matches(route, path)) continue;
     if (!methods.empty()) methods += ", ";
     methods += route.method;
   }
@@ -75,29 +113,36 @@ void Router::require_ready() const {
   if (!ready_.load(std::memory_order_acquire)) throw unavailable("the model is still loading");
 }
 
-HttpResponse Router::error_response(const ApiError& error) const {
+HttpResponse Router::error_response(const ApiError& error, ErrorStyle style) const {
   HttpResponse res;
-  res.status = error.status();
-  if (error.status() == 503) res.set_header("Retry-After", "1");
-  if (error.status() == 401) res.set_header("WWW-Authenticate", "Bearer");
-  res.body = error_body(error);
+  if (style == ErrorStyle::Tei) {
+    const auto tei = to_tei_error(error);
+    res.status = tei.status;
+    res.body = tei_error_body(error, tei.error_type);
+  } else {
+    res.status = error.status();
+    res.body = error_body(error);
+  }
+  if (res.status == 503 || res.status == 429) res.set_header("Retry-After", "1");
+  if (res.status == 401) res.set_header("WWW-Authenticate", "Bearer");
   return res;
 }
 
 HttpResponse Router::handle(const HttpRequest& req) {
   const auto start = Clock::now();
   const auto label = route_label(req.path);
+  const auto style = style_of(req.path);
   HttpResponse res;
   try {
     res = dispatch(req);
   } catch (const ApiError& e) {
-    res = error_response(e);
+    res = error_response(e, style);
   } catch (const Error& e) {
-    res = error_response(to_api_error(e));
+    res = error_response(to_api_error(e), style);
   } catch (const std::bad_alloc&) {
-    res = error_response(unavailable("out of memory"));
+    res = error_response(unavailable("out of memory"), style);
   } catch (const std::exception& e) {
-    res = error_response({500, "server_error", "internal_error", e.what()});
+    res = error_response({500, "server_error", "internal_error", e.what()}, style);
   }
   metrics_.count_request(label, res.status);
   if (label != "other") {
@@ -113,31 +158,74 @@ HttpResponse Router::dispatch(const HttpRequest& req) {
   }
   const std::string_view method = req.method == "HEAD" ? "GET" : req.method;
   for (const auto& route : kRoutes) {
-    if (route.path == req.path && route.method == method) return (this->*route.handler)(req);
+    if (route.method == method && matches(route, req.path)) return (this->*route.handler)(req);
   }
   const auto allowed = allowed_methods(req.path);
   if (allowed.empty()) {
     throw ApiError(404, "invalid_request_error", "not_found",
                    "no route " + req.method + " " + req.path +
-                       "; routes: POST /v1/embeddings, POST /embed, POST /tokenize, GET /health, "
-                       "GET /info, GET /metrics");
+                       "; GET /openapi.json lists every route (GET /docs shows them)");
   }
   auto res = error_response(
       {405, "invalid_request_error", "method_not_allowed",
-       "method " + req.method + " is not allowed on " + req.path + "; use " + allowed});
+       "method " + req.method + " is not allowed on " + req.path + "; use " + allowed},
+      style_of(req.path));
   res.set_header("Allow", allowed);
   return res;
 }
 
 HttpResponse Router::transport_error(const HttpRequest& req, int status) {
-  auto res = error_response(status_error(req, status, options_.max_body_bytes));
+  const auto allowed = allowed_methods(req.path);
+  const std::string_view method = req.method == "HEAD" ? "GET" : req.method;
+  // A transport that refuses a method it has no handler for (PUT, TRACE...)
+  // on a path we serve: that is a 405 with Allow, not a malformed request.
+  const bool served = std::any_of(std::begin(kRoutes), std::end(kRoutes), [&](const Route& r) {
+    return r.method == method && matches(r, req.path);
+  });
+  if (status == 400 && !method.empty() && !allowed.empty() && !served) {
+    auto res = error_response(
+        {405, "invalid_request_error", "method_not_allowed",
+         "method " + req.method + " is not allowed on " + req.path + "; use " + allowed},
+        style_of(req.path));
+    res.set_header("Allow", allowed);
+    metrics_.count_request(route_label(req.path), res.status);
+    return res;
+  }
+  auto res = error_response(status_error(req, status, options_.max_body_bytes), style_of(req.path));
   metrics_.count_request(route_label(req.path), res.status);
   return res;
+}
+
+// Submits the request and waits for it; a client that hangs up meanwhile
+// cancels it, so its inputs not yet run cost nothing.
+ScheduledResponse Router::run(EmbedRequest request, const HttpRequest& req, HttpResponse& res) {
+  require_ready();
+  const auto deadline = Clock::now() + options_.request_timeout;
+  auto ticket = scheduler_->submit(std::move(request), deadline);
+  while (!ticket->ready_within(kClientPoll)) {
+    if (Clock::now() >= deadline) break;  // wait() below throws Timeout and cancels
+    if (req.client_gone && req.client_gone()) {
+      ticket->cancel();
+      throw ApiError(499, "invalid_request_error", "client_closed_request",
+                     "the client closed the connection before the response was ready");
+    }
+  }
+  auto result = ticket->wait(deadline);
+  const auto& usage = result.response.usage;
+  metrics_.observe_stage(Stage::Tokenize, usage.stages.tokenize_us / 1e6);
+  metrics_.observe_stage(Stage::Queue, result.queue_us / 1e6);
+  metrics_.add_served(result.response.embeddings.rows(), usage.prompt_tokens);
+  res.stats = {result.response.embeddings.rows(), usage.prompt_tokens, result.queue_us / 1e3};
+  return result;
 }
 
 void Router::attach(EmbeddingProvider& provider) {
   provider_ = &provider;
   info_ = provider.model_info();
+  created_ = std::chrono::duration_cast<std::chrono::seconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  openapi_json_ = served_openapi(provider.tokenizer().vocab_size());
   info_labels_ = "model=\"" + info_.model + "\",engine=\"" + info_.backend + "\",device=\"" +
                  info_.device + "\",execution_provider=\"" + info_.execution_provider +
                  "\",variant=\"" + info_.variant + "\"";

@@ -6,19 +6,19 @@
 // Handlers block while their request waits in the Scheduler; a transport
 // must call handle() from threads that may block, never from its I/O loop.
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include "akidb/embed/provider.hpp"
 #include "akidb/embed/scheduler.hpp"
+#include "server/api_error.hpp"
 #include "server/http_message.hpp"
 #include "server/metrics.hpp"
 #include "server/server_options.hpp"
 
 namespace akidb::embed::server {
-
-class ApiError;
 
 class Router {
  public:
@@ -45,33 +45,54 @@ class Router {
   using Handler = HttpResponse (Router::*)(const HttpRequest&);
   struct Route {
     std::string_view method;
-    std::string_view path;
+    std::string_view path;  // ends with '/' when `prefix`
     Handler handler;
+    ErrorStyle style;
+    bool prefix = false;  // path + one more segment, e.g. /v1/models/{id}
   };
   static const Route kRoutes[];
 
+  static bool matches(const Route& route, std::string_view path) noexcept;
+  static const Route* find_path(std::string_view path) noexcept;
   static std::string_view route_label(std::string_view path);
   static std::string allowed_methods(std::string_view path);
+  static ErrorStyle style_of(std::string_view path) noexcept;
   bool authorized(const HttpRequest& req) const;
   void require_ready() const;
   HttpResponse dispatch(const HttpRequest& req);
-  HttpResponse error_response(const ApiError& error) const;
+  HttpResponse error_response(const ApiError& error, ErrorStyle style) const;
   ScheduledResponse run(EmbedRequest request, const HttpRequest& req, HttpResponse& res);
+  HttpResponse embed_response(EmbedRequest request, const HttpRequest& req);
 
-  // Routes (routes_embeddings.cpp, routes_service.cpp).
+  // OpenAI (routes_openai.cpp).
   HttpResponse embeddings(const HttpRequest& req);
+  HttpResponse models(const HttpRequest& req);
+  HttpResponse model(const HttpRequest& req);
+  // TEI (routes_tei.cpp).
+  HttpResponse root(const HttpRequest& req);
   HttpResponse embed(const HttpRequest& req);
+  HttpResponse embed_all(const HttpRequest& req);
+  HttpResponse similarity(const HttpRequest& req);
   HttpResponse tokenize(const HttpRequest& req);
+  HttpResponse decode(const HttpRequest& req);
+  // Service (routes_service.cpp).
   HttpResponse health(const HttpRequest& req);
   HttpResponse info_route(const HttpRequest& req);
   HttpResponse metrics_route(const HttpRequest& req);
+  // The API's description (routes_openapi.cpp).
+  HttpResponse openapi(const HttpRequest& req);
+  HttpResponse docs(const HttpRequest& req);
+  HttpResponse docs_asset(const HttpRequest& req);
+  std::string served_openapi(std::size_t vocab_size) const;
 
   ServerOptions options_;
   Metrics metrics_;
   // Written once by attach() before `ready_` is released; read after acquiring it.
   EmbeddingProvider* provider_ = nullptr;
   ModelInfo info_;
-  std::string info_labels_;  // for /metrics
+  std::string info_labels_;   // for /metrics
+  std::int64_t created_ = 0;  // Unix time the model was attached (/v1/models)
+  std::string openapi_json_;  // GET /openapi.json, for the served model
   std::unique_ptr<Scheduler> scheduler_;
   std::atomic<bool> ready_{false};
 };

@@ -1,5 +1,7 @@
 // The service routes: /health, /info, /metrics.
+#include <algorithm>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "akidb/embed/version.hpp"
 #include "server/api_error.hpp"
@@ -17,11 +19,39 @@ HttpResponse Router::health(const HttpRequest&) {
   return res;
 }
 
+namespace {
+
+// TEI's model_dtype for a manifest variant: "fp32" and "opt" (the fused
+// fp32 graph) are float32; "int8" has int8 weights.
+std::string dtype_of(const std::string& variant) {
+  if (variant.find("int8") != std::string::npos) return "int8";
+  if (variant.find("fp16") != std::string::npos) return "float16";
+  if (variant.find("bf16") != std::string::npos) return "bfloat16";
+  return "float32";
+}
+
+}  // namespace
+
+// TEI's Info fields first, then ours.
 HttpResponse Router::info_route(const HttpRequest&) {
   require_ready();
   const auto& b = scheduler_->options();
   const nlohmann::json j = {
       {"model_id", info_.model},
+      {"model_sha", nullptr},
+      {"model_dtype", dtype_of(info_.variant)},
+      {"served_model_name", info_.model},
+      {"model_type", {{"embedding", {{"pooling", info_.pooling}}}}},
+      {"max_concurrent_requests", b.max_queue},
+      {"max_batch_tokens", b.max_batch_tokens},
+      {"max_batch_requests", b.max_batch_sequences},
+      {"max_client_batch_size", options_.limits.max_inputs},
+      {"auto_truncate", true},
+      // Admission tokenizes a large request on up to this many threads
+      // (src/pipeline/admission.cpp); a small one on the request's own.
+      {"tokenization_workers", std::min<std::size_t>(std::thread::hardware_concurrency(), 8)},
+      {"sha", nullptr},
+      {"docker_label", nullptr},
       {"dimension", info_.dimension},
       {"max_input_length", info_.max_tokens},
       {"backend", info_.backend},

@@ -130,7 +130,8 @@ void load_added_tokens(const json& node, TokenizerData& t) {
   if (!node.is_array()) return;
   for (const auto& token : node) {
     AddedToken added{token.at("content").get<std::string>(), token.at("id").get<std::int32_t>(),
-                     token.value("lstrip", false), token.value("rstrip", false)};
+                     token.value("lstrip", false), token.value("rstrip", false),
+                     token.value("special", false)};
     if (added.content.empty()) continue;
     t.added_first_byte[static_cast<unsigned char>(added.content[0])] = true;
     t.added.push_back(std::move(added));
@@ -138,6 +139,24 @@ void load_added_tokens(const json& node, TokenizerData& t) {
   std::stable_sort(t.added.begin(), t.added.end(), [](const AddedToken& a, const AddedToken& b) {
     return a.content.size() > b.content.size();
   });
+}
+
+void load_decoder(const json& node, TokenizerData& t) {
+  DecoderConfig& d = t.decoder;
+  if (!node.is_object()) return;
+  d.type = node.value("type", std::string());
+  if (d.type == "WordPiece") {
+    d.kind = DecoderConfig::Kind::WordPiece;
+    d.prefix = node.value("prefix", std::string("##"));
+    d.cleanup = node.value("cleanup", true);
+  } else if (d.type == "Metaspace") {
+    d.kind = DecoderConfig::Kind::Metaspace;
+    d.replacement = node.value("replacement", std::string("\u2581"));
+    d.strip_leading_space = node.value("prepend_scheme", std::string("always")) != "never" &&
+                            node.value("add_prefix_space", true);
+  } else {
+    d.kind = DecoderConfig::Kind::Unsupported;
+  }
 }
 
 void load_truncation_padding(const json& root, TokenizerData& t) {
@@ -181,6 +200,7 @@ TokenizerData parse_tokenizer_json(std::string_view text, const std::string& ori
     load_pre_tokenizer(root.value("pre_tokenizer", json()), t);
     load_post_processor(root.value("post_processor", json()), t);
     load_added_tokens(root.value("added_tokens", json()), t);
+    load_decoder(root.value("decoder", json()), t);
     load_truncation_padding(root, t);
     fill_defaults(t);
   } catch (const json::exception& e) {

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "akidb/embed/error.hpp"
+#include "tokenizer/decoder.hpp"
 #include "tokenizer/tokenizer_impl.hpp"
 #include "tokenizer/unicode.hpp"
 #include "tokenizer/unigram_encoder.hpp"
@@ -281,6 +282,19 @@ std::size_t content_limit(const TokenizerData& t, const EncodeOptions& options) 
   return max_length - specials;
 }
 
+// Keeps the last `limit` content tokens (between the `before` and `after`
+// special tokens) of an untruncated encoding.
+void drop_front(Encoding& out, std::size_t before, std::size_t after, std::size_t limit) {
+  const std::size_t content = out.ids.size() - before - after;
+  if (content <= limit) return;
+  const auto first = static_cast<std::ptrdiff_t>(before);
+  const auto last = static_cast<std::ptrdiff_t>(before + content - limit);
+  out.ids.erase(out.ids.begin() + first, out.ids.begin() + last);
+  out.type_ids.erase(out.type_ids.begin() + first, out.type_ids.begin() + last);
+  if (!out.offsets.empty())
+    out.offsets.erase(out.offsets.begin() + first, out.offsets.begin() + last);
+}
+
 }  // namespace
 
 struct Tokenizer::Impl : TokenizerData {
@@ -321,11 +335,15 @@ void Tokenizer::encode(std::string_view text, Encoding& out, const EncodeOptions
     throw invalid_request("invalid UTF-8 at byte offset " + std::to_string(*bad));
   }
   const std::size_t limit = content_limit(*impl_, options);
+  const bool left = options.direction == TruncationDirection::Left;
+  // Left truncation encodes everything, then drops tokens from the front.
+  const std::size_t encode_limit = left ? std::numeric_limits<std::size_t>::max() : limit;
   if (impl_->unigram) {
-    encode_unigram(*impl_, text, out, limit, options.with_offsets);
-    return;
+    encode_unigram(*impl_, text, out, encode_limit, options.with_offsets);
+  } else {
+    Encoder(*impl_, text, out, encode_limit, options.with_offsets).run();
   }
-  Encoder(*impl_, text, out, limit, options.with_offsets).run();
+  if (left) drop_front(out, impl_->before.size(), impl_->after.size(), limit);
 }
 
 Encoding Tokenizer::encode(std::string_view text, const EncodeOptions& options) const {
@@ -345,6 +363,12 @@ std::optional<std::int32_t> Tokenizer::token_to_id(std::string_view token) const
 std::string_view Tokenizer::id_to_token(std::int32_t id) const {
   if (id < 0 || static_cast<std::size_t>(id) >= impl_->id_to_token.size()) return {};
   return impl_->id_to_token[id];
+}
+
+bool Tokenizer::is_special(std::int32_t id) const noexcept { return is_special_token(*impl_, id); }
+
+std::string Tokenizer::decode(std::span<const std::int32_t> ids, bool skip_special_tokens) const {
+  return decode_ids(*impl_, ids, skip_special_tokens);
 }
 
 std::int32_t Tokenizer::cls_id() const noexcept { return impl_->cls_id; }

@@ -18,8 +18,20 @@ namespace akidb::embed {
 struct AddedToken {
   std::string content;
   std::int32_t id = 0;
-  bool lstrip = false;  // the match takes the whitespace before it
-  bool rstrip = false;  // ... and after it
+  bool lstrip = false;   // the match takes the whitespace before it
+  bool rstrip = false;   // ... and after it
+  bool special = false;  // skipped by decode(skip_special_tokens)
+};
+
+// tokenizer.json's "decoder" (decode() only).
+struct DecoderConfig {
+  enum class Kind { None, WordPiece, Metaspace, Unsupported };
+  Kind kind = Kind::None;
+  std::string type;  // as named in the file (for the Unsupported error)
+  std::string prefix = "##";
+  bool cleanup = true;
+  std::string replacement = "\u2581";
+  bool strip_leading_space = true;  // Metaspace: prepend_scheme is not "never"
 };
 
 struct SpecialPiece {
@@ -66,6 +78,8 @@ struct TokenizerData {
   std::int32_t sep_id = -1;
   std::int32_t pad_id = 0;
   std::size_t truncation_max_length = 0;
+
+  DecoderConfig decoder;
 };
 
 // The added token that starts at byte i of text (longest first), or null.

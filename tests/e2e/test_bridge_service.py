@@ -217,7 +217,11 @@ def test_server_runs_on_the_bridge(start_server):
     # /tokenize works on every engine: admission tokenizes in C++ before the bridge sees anything
     r = requests.post(server.url + "/tokenize", json={"inputs": "hello world"}, timeout=10)
     assert r.status_code == 200, r.text
-    assert r.json()[0]["ids"] == [101, 7592, 2088, 102]
+    assert [t["id"] for t in r.json()[0]] == [101, 7592, 2088, 102]
+    # Per-token vectors need an in-process engine: a clear 501, not a crash.
+    r = requests.post(server.url + "/embed_all", json={"inputs": "hello world"}, timeout=10)
+    assert r.status_code == 501 and r.json()["error_type"] == "backend", r.text
+    assert "need an in-process engine (onnx or native)" in r.json()["error"]
     workers = subprocess.run(["pgrep", "-P", str(server.proc.pid)], capture_output=True, text=True).stdout.split()
     assert len(workers) == 2
     assert server.terminate() == 0, server.output()

@@ -47,6 +47,10 @@ TEST(ServerParse, AcceptsEveryInputForm) {
   auto lists = parse_openai_request(R"({"input":[[1],[2,3]],"dimensions":8})", kLimits, 384);
   EXPECT_EQ(lists.request.size(), 2U);
   EXPECT_EQ(lists.dimensions, 8U);
+  // JSON Schema's integers include numbers without a fraction (3.0).
+  auto whole = parse_openai_request(R"({"input":[7.0,2],"dimensions":8.0})", kLimits, 384);
+  EXPECT_EQ(std::get<std::vector<TokenIds>>(whole.request.inputs).at(0), (TokenIds{7, 2}));
+  EXPECT_EQ(whole.dimensions, 8U);
 }
 
 TEST(ServerParse, RejectsWrongTypesAndMalformedJson) {
@@ -85,15 +89,98 @@ TEST(ServerParse, InvalidUtf8IsNamed) {
   EXPECT_EQ(status_of(R"({"input":"\ud800"})"), 400);  // lone surrogate escape
 }
 
-TEST(ServerParse, TeiAndTokenize) {
-  auto tei = parse_tei_request(R"({"inputs":["a"],"normalize":false,"truncate":false})", kLimits);
+template <typename F>
+std::pair<int, std::string> error_of(F&& parse) {
+  try {
+    parse();
+  } catch (const ApiError& e) {
+    return {e.status(), e.what()};
+  }
+  return {200, {}};
+}
+
+TEST(ServerParse, TeiEmbed) {
+  auto tei = parse_tei_request(
+      R"({"inputs":["a"],"normalize":false,"truncate":false,"truncation_direction":"Left",)"
+      R"("dimensions":8,"prompt_name":"query"})",
+      kLimits, 384);
   EXPECT_EQ(tei.request.normalize, false);
   EXPECT_FALSE(tei.request.truncate);
-  EXPECT_THROW(parse_tei_request(R"({"inputs":"a","normalize":"yes"})", kLimits), ApiError);
-  auto tok = parse_tokenize_request(R"({"inputs":"a b","return_tokens":true})", kLimits);
-  EXPECT_TRUE(tok.return_tokens);
+  EXPECT_EQ(tei.request.truncation_direction, TruncationDirection::Left);
+  EXPECT_EQ(tei.request.dimensions, 8U);
+  EXPECT_EQ(tei.request.prompt_name, "query");
+  auto defaults = parse_tei_request(
+      R"({"inputs":"a","truncate":null,"dimensions":null,"prompt_name":null})", kLimits, 384);
+  EXPECT_EQ(defaults.request.normalize, true);
+  EXPECT_TRUE(defaults.request.truncate);
+  EXPECT_EQ(defaults.request.truncation_direction, TruncationDirection::Right);
+  EXPECT_EQ(defaults.request.dimensions, 0U);
+  EXPECT_FALSE(defaults.request.prompt_name);
+  const auto bad_dir = error_of(
+      [] { parse_tei_request(R"({"inputs":"a","truncation_direction":"Up"})", kLimits, 384); });
+  EXPECT_EQ(bad_dir.first, 422);
+  EXPECT_NE(bad_dir.second.find("\"Left\" or \"Right\""), std::string::npos);
+  EXPECT_EQ(error_of([] {
+              parse_tei_request(R"({"inputs":"a","normalize":"yes"})", kLimits, 384);
+            }).first,
+            400);
+  EXPECT_EQ(
+      error_of([] { parse_tei_request(R"({"inputs":"a","dimensions":385})", kLimits, 384); }).first,
+      422);
+  EXPECT_EQ(
+      error_of([] { parse_tei_request(R"({"inputs":"a","prompt_name":3})", kLimits, 384); }).first,
+      400);
+}
+
+TEST(ServerParse, SimilarityTokenizeDecode) {
+  auto sim = parse_similarity_request(
+      R"({"inputs":{"source_sentence":"s","sentences":["a","b"]},"parameters":{"truncate":false}})",
+      kLimits);
+  EXPECT_EQ(std::get<std::vector<std::string>>(sim.request.inputs),
+            (std::vector<std::string>{"s", "a", "b"}));
+  EXPECT_FALSE(sim.request.truncate);
+  EXPECT_EQ(sim.request.normalize, true);
+  EXPECT_EQ(
+      error_of([] { parse_similarity_request(R"({"inputs":{"sentences":[]}})", kLimits); }).second,
+      "'inputs.source_sentence' is required");
+  EXPECT_EQ(error_of([] {
+              parse_similarity_request(
+                  R"({"inputs":{"source_sentence":"s","sentences":["a","b","c","d"]}})", kLimits);
+            }).first,
+            422);  // 5 inputs > 4
+  auto tok = parse_tokenize_request(R"({"inputs":"a b","add_special_tokens":false})", kLimits);
+  EXPECT_FALSE(tok.add_special_tokens);
+  EXPECT_FALSE(tok.truncate);
   EXPECT_EQ(tok.inputs.size(), 1U);
-  EXPECT_THROW(parse_tokenize_request(R"({"inputs":[1,2]})", kLimits), ApiError);
+  EXPECT_EQ(error_of([] { parse_tokenize_request(R"({"inputs":[1,2]})", kLimits); }).first, 400);
+  auto one = parse_decode_request(R"({"ids":[101,102]})", kLimits);
+  EXPECT_EQ(one.ids, (std::vector<TokenIds>{{101, 102}}));
+  EXPECT_TRUE(one.skip_special_tokens);
+  auto many = parse_decode_request(R"({"ids":[[1],[]],"skip_special_tokens":false})", kLimits);
+  EXPECT_EQ(many.ids, (std::vector<TokenIds>{{1}, {}}));
+  EXPECT_FALSE(many.skip_special_tokens);
+  EXPECT_EQ(error_of([] { parse_decode_request(R"({"ids":[]})", kLimits); }).second,
+            "'ids' is an empty list: send at least one input");
+  EXPECT_EQ(error_of([] { parse_decode_request(R"({"ids":["a"]})", kLimits); }).first, 400);
+}
+
+TEST(ServerErrors, TeiStatusesAndBodies) {
+  const auto tei = [](const ApiError& e) {
+    const auto t = to_tei_error(e);
+    return std::to_string(t.status) + " " + std::string(t.error_type);
+  };
+  EXPECT_EQ(tei(unprocessable("x", "empty_input")), "400 empty");
+  EXPECT_EQ(tei(unprocessable("x", "too_many_inputs")), "413 validation");
+  EXPECT_EQ(tei(to_api_error(invalid_input(0, "too many tokens"))), "422 tokenizer");
+  EXPECT_EQ(tei(to_api_error(Error(ErrorCode::ModelError, "engine failed"))), "424 backend");
+  EXPECT_EQ(tei(to_api_error(Error(ErrorCode::Unavailable, "the request queue is full (2)"))),
+            "429 overloaded");
+  EXPECT_EQ(tei(to_api_error(Error(ErrorCode::Unavailable, "the server is shutting down"))),
+            "503 unhealthy");
+  EXPECT_EQ(tei(to_api_error(Error(ErrorCode::Timeout, "late"))), "504 overloaded");
+  EXPECT_EQ(tei(bad_request("malformed JSON")), "400 validation");
+  EXPECT_EQ(tei_error_body(bad_request("a\"b"), "validation"),
+            R"({"error":"a\"b","error_type":"validation"})");
 }
 
 TEST(ServerResponse, Base64IsLittleEndianFloat32) {

@@ -59,6 +59,35 @@ TEST_F(ModelTokenizer, KnownIds) {
   EXPECT_EQ(ids(std::string(101, 'a')), (Ids{101, 100, 102}));
 }
 
+TEST_F(ModelTokenizer, LeftTruncationKeepsTheEnd) {
+  const EncodeOptions right{4, true, true, TruncationDirection::Right};
+  const EncodeOptions left{4, true, true, TruncationDirection::Left};
+  EXPECT_EQ(ids("a b c d e", right), (Ids{101, 1037, 1038, 102}));
+  EXPECT_EQ(ids("a b c d e", left), (Ids{101, 1040, 1041, 102}));
+  const auto enc = tok_->encode("a b c d e", left);
+  EXPECT_EQ(enc.tokens_before_truncation, 7U);
+  EXPECT_EQ(enc.offsets[1], (std::pair<std::uint32_t, std::uint32_t>{6, 7}));
+  EXPECT_EQ(enc.type_ids.size(), 4U);
+  EXPECT_EQ(ids("a b", left), (Ids{101, 1037, 1038, 102}));  // short enough: untouched
+}
+
+// Expected strings from HF tokenizers' decode() on the same ids.
+TEST_F(ModelTokenizer, DecodeAsHfTokenizers) {
+  EXPECT_EQ(tok_->decode(Ids{101, 14477, 20961, 3468, 102}), "unaffable");
+  EXPECT_EQ(tok_->decode(Ids{101, 14477, 20961, 3468, 102}, false), "[CLS] unaffable [SEP]");
+  EXPECT_EQ(tok_->decode(Ids{101, 7592, 1010, 2088, 999, 2123, 1005, 1056, 102}),
+            "hello, world! don ' t");
+  EXPECT_EQ(tok_->decode(Ids{103, 3231}), "test");  // [MASK] is special
+  EXPECT_EQ(tok_->decode(Ids{}), "");
+  try {
+    tok_->decode(Ids{7592, 30522});
+    FAIL() << "an id outside the vocabulary was decoded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::InvalidInput);
+    EXPECT_STREQ(e.what(), "token id 30522 at position 1 is outside the vocabulary [0, 30522)");
+  }
+}
+
 TEST_F(ModelTokenizer, SpecialIds) {
   EXPECT_EQ(tok_->cls_id(), 101);
   EXPECT_EQ(tok_->sep_id(), 102);

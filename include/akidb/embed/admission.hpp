@@ -63,7 +63,8 @@ class Admission {
  private:
   void resolve_prompt(const EmbedRequest& request, AdmittedRequest& admitted) const;
   void encode_one(const AdmittedRequest& admitted, std::size_t i, Encoding& out) const;
-  void encode_ids(const TokenIds& ids, std::size_t i, Encoding& out) const;
+  void encode_ids(const TokenIds& ids, std::size_t i, TruncationDirection direction,
+                  Encoding& out) const;
   void encode_range(AdmittedRequest& admitted, std::size_t begin, std::size_t end) const;
   void encode_parallel(AdmittedRequest& admitted) const;
 

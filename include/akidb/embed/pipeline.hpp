@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "akidb/embed/engine.hpp"
 #include "akidb/embed/manifest.hpp"
@@ -56,6 +57,12 @@ class EmbeddingPipeline : public EmbeddingProvider {
   void embed_sequences(std::span<const SequenceRef> batch, StageTimings& stages) override;
   BatchingHints batching_hints() const override;
   const Tokenizer& tokenizer() const override;
+
+  // The encoder's last hidden state of every token of every input ([CLS]
+  // and [SEP] included, not pooled, not normalized): sentence-transformers'
+  // output_value="token_embeddings". Admits like embed_batch() (same
+  // errors); runs on the calling thread, in batches as embed_batch() does.
+  std::vector<Embeddings> token_embeddings(const EmbedRequest& request);
 
   const ModelManifest& manifest() const noexcept;
   InferenceEngine& engine() noexcept;

@@ -7,10 +7,13 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "akidb/embed/types.hpp"
 
 namespace akidb::embed {
 
@@ -29,6 +32,8 @@ struct EncodeOptions {
   std::size_t max_length = 0;  // 0: the tokenizer's own truncation setting (or none)
   bool truncate = true;        // false: keep every token (caller decides what to do)
   bool with_offsets = false;
+  // Left: drop tokens from the start of the text instead of its end.
+  TruncationDirection direction = TruncationDirection::Right;
 };
 
 // Returns the byte offset of the first invalid UTF-8 sequence (overlong,
@@ -54,6 +59,13 @@ class Tokenizer {
   std::size_t vocab_size() const noexcept;
   std::optional<std::int32_t> token_to_id(std::string_view token) const;
   std::string_view id_to_token(std::int32_t id) const;  // empty when out of range
+  // True for the added tokens tokenizer.json marks "special" ([CLS], [PAD], ...).
+  bool is_special(std::int32_t id) const noexcept;
+  // Ids back to text through tokenizer.json's decoder (WordPiece: "##"
+  // joining and cleanup; Metaspace; none: tokens joined by spaces), as HF
+  // tokenizers' decode() does. Throws Error(InvalidInput) for an id outside
+  // the vocabulary, Error(ModelError) for a decoder it does not support.
+  std::string decode(std::span<const std::int32_t> ids, bool skip_special_tokens = true) const;
   // The post-processor's first / last special token ([CLS]/[SEP], <s>/</s>).
   std::int32_t cls_id() const noexcept;
   std::int32_t sep_id() const noexcept;

@@ -12,6 +12,10 @@ namespace akidb::embed {
 
 using TokenIds = std::vector<std::int32_t>;
 
+// Which end of an over-long input truncation drops: Right keeps the start of
+// the text, Left keeps its end (the special tokens stay in both cases).
+enum class TruncationDirection { Right, Left };
+
 struct EmbedRequest {
   // Either texts or pre-tokenized ids (without [CLS]/[SEP]; they are added).
   std::variant<std::vector<std::string>, std::vector<TokenIds>> inputs;
@@ -33,6 +37,7 @@ struct EmbedRequest {
   // A literal prompt instead of a named one (sentence-transformers'
   // encode(prompt=...)); "" turns the default prompt off. Not with prompt_name.
   std::optional<std::string> prompt;
+  TruncationDirection truncation_direction = TruncationDirection::Right;
 
   std::size_t size() const noexcept;
   static EmbedRequest from_texts(std::vector<std::string> texts);
@@ -93,6 +98,7 @@ struct ModelInfo {
   std::string execution_provider;  // e.g. "CPUExecutionProvider"
   std::string variant;             // e.g. "fp32", "int8"
   std::string device = "cpu";      // where inference runs
+  std::string pooling = "mean";    // "mean" or "cls" (the manifest's)
 };
 
 struct HealthStatus {
