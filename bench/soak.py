@@ -76,6 +76,7 @@ def wait_healthy(port: int, proc: subprocess.Popen) -> None:
 
 def drive(port: int, seconds: float, concurrency: int, seed: int, statuses: Counter,
           kinds: Counter, lock: threading.Lock) -> None:
+    """Counts statuses, and (kind, status) pairs in `kinds`."""
     stop_at = time.monotonic() + seconds
 
     def client(k: int) -> None:
@@ -97,7 +98,7 @@ def drive(port: int, seconds: float, concurrency: int, seed: int, statuses: Coun
                 close = True
             with lock:
                 statuses[status] += 1
-                kinds[kind] += 1
+                kinds[f"{kind} {status}"] += 1
             if close:
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
