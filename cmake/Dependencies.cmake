@@ -18,12 +18,8 @@ set_target_properties(utf8proc::utf8proc PROPERTIES
 
 if(AKIDB_BUILD_SERVER)
   find_package(simdjson REQUIRED)
-  find_path(HTTPLIB_INCLUDE_DIR httplib.h REQUIRED)
-  find_library(HTTPLIB_LIBRARY cpp-httplib REQUIRED)
-  add_library(httplib::httplib UNKNOWN IMPORTED)
-  set_target_properties(httplib::httplib PROPERTIES
-    IMPORTED_LOCATION "${HTTPLIB_LIBRARY}" INTERFACE_INCLUDE_DIRECTORIES "${HTTPLIB_INCLUDE_DIR}"
-    INTERFACE_COMPILE_DEFINITIONS "CPPHTTPLIB_USE_POLL")
+  # The HTTP transport: Boost.Beast + Boost.Asio (header-only, Debian libboost-dev).
+  find_package(Boost 1.74 REQUIRED)
 endif()
 
 set(ORT_ROOT "${CMAKE_SOURCE_DIR}/third_party/onnxruntime" CACHE PATH "ONNX Runtime install (scripts/setup.sh)")

@@ -12,7 +12,7 @@ SWAGGER_UI_NPM=swagger-ui-dist@5.35.0
 # compiles the unit tests too).
 DEBIAN_PACKAGES=(
   build-essential cmake ninja-build pkg-config
-  libgtest-dev libutf8proc-dev libsimdjson-dev libcpp-httplib-dev
+  libgtest-dev libutf8proc-dev libsimdjson-dev libboost-dev
   nlohmann-json3-dev libcli11-dev
 )
 # Only for `make test` / `make fuzz`: format check and libFuzzer.

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <string>
 #include <thread>
 
 #include "akidb/embed/error.hpp"
@@ -21,7 +22,11 @@ namespace {
 struct ServeOptions {
   ModelOptions model;
   server::ServerOptions server;
+  server::TransportOptions transport;
   long request_timeout_ms = 30000;
+  long io_timeout_s = 10;
+  long keep_alive_timeout_s = 5;
+  std::string log_format = "text";
   bool no_spinning = false;
 };
 
@@ -64,10 +69,14 @@ class SignalWatcher {
 void run_serve(ServeOptions& options) {
   auto& o = options.server;
   o.request_timeout = std::chrono::milliseconds(options.request_timeout_ms);
+  o.io_timeout = std::chrono::seconds(options.io_timeout_s);
+  o.keep_alive_timeout = std::chrono::seconds(options.keep_alive_timeout_s);
+  options.transport.log_format = server::parse_log_format(options.log_format);
+  const server::ServerLog log(options.transport.log_format);
 
   SignalWatcher signals;                        // before any thread starts
   std::unique_ptr<EmbeddingProvider> provider;  // outlives the server
-  server::HttpServer http(o);
+  server::HttpServer http(o, options.transport);
   const int port = http.bind();
   std::jthread listener([&] { http.listen(); });
   // The watcher calls into `http`: stop it before `http` goes away, on every path.
@@ -81,8 +90,7 @@ void run_serve(ServeOptions& options) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   signals.start([&](int sig) {
-    std::fprintf(stderr, "akidb-embed: %s: finishing in-flight requests\n",
-                 sig == SIGINT ? "SIGINT" : "SIGTERM");
+    log.info(std::string(sig == SIGINT ? "SIGINT" : "SIGTERM") + ": finishing in-flight requests");
     http.stop();
   });
   try {
@@ -97,12 +105,14 @@ void run_serve(ServeOptions& options) {
     throw;
   }
   const auto info = provider->model_info();
-  std::printf("akidb-embed: listening on http://%s:%d (model %s, dimension %zu)\n", o.host.c_str(),
-              port, info.model.c_str(), info.dimension);
-  std::fflush(stdout);
+  const auto url = "http://" + o.host + ":" + std::to_string(port);
+  log.write("info",
+            "listening on " + url + " (model " + info.model + ", dimension " +
+                std::to_string(info.dimension) + ")",
+            {}, stdout);
   listener.join();  // returns once stop() was called and in-flight requests are done
   http.drain();
-  std::fprintf(stderr, "akidb-embed: stopped\n");
+  log.info("stopped");
 }
 
 template <class T>
@@ -142,7 +152,25 @@ void register_serve(CLI::App& app) {
   add(*cmd, "--request-timeout-ms", options->request_timeout_ms, "AKIDB_REQUEST_TIMEOUT_MS",
       "per-request timeout (504 after it)");
   add(*cmd, "--http-threads", o.http_threads, "AKIDB_HTTP_THREADS",
-      "HTTP worker threads (each keep-alive connection holds one while open)");
+      "handler threads: requests answered (or waiting in the scheduler) at once; connections "
+      "do not hold one");
+  auto& t = options->transport;
+  add(*cmd, "--io-threads", t.io_threads, "AKIDB_IO_THREADS",
+      "threads running every socket (reads, writes, deadlines)");
+  add(*cmd, "--max-connections", t.max_connections, "AKIDB_MAX_CONNECTIONS",
+      "open connections; beyond it a new one gets 503 + Retry-After and is closed");
+  add(*cmd, "--io-timeout", options->io_timeout_s, "AKIDB_IO_TIMEOUT",
+      "seconds to read a request's headers, its body, or write a response (408 after)");
+  add(*cmd, "--keep-alive-timeout", options->keep_alive_timeout_s, "AKIDB_KEEP_ALIVE_TIMEOUT",
+      "seconds an idle keep-alive connection stays open");
+  add(*cmd, "--cors-allow-origin", t.operations.cors_allow_origin, "AKIDB_CORS_ALLOW_ORIGIN",
+      "allow browser calls from this origin ('*': any); off when empty");
+  add(*cmd, "--access-log", t.operations.access_log, "AKIDB_ACCESS_LOG",
+      "JSON-lines access log: a file, or '-' for standard output; off when empty");
+  cmd->add_option("--log-format", options->log_format, "the server's own log lines")
+      ->envname("AKIDB_LOG_FORMAT")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
   cmd->add_flag("--no-spinning", options->no_spinning,
                 "stop ONNX Runtime's intra-op threads from spinning between runs (frees the cores "
                 "for HTTP threads and other processes)")

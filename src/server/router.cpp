@@ -22,18 +22,20 @@ ApiError unavailable(const std::string& message) {
 ApiError status_error(const HttpRequest& req, int status, std::size_t max_body) {
   switch (status) {
     case 413:
-      if (req.header("Content-Type").starts_with("application/x-www-form-urlencoded")) {
-        // cpp-httplib caps form bodies at 8 KiB (curl -d sends this type by default).
-        return {413, "invalid_request_error", "payload_too_large",
-                "form-urlencoded bodies are limited to 8192 bytes: send the JSON with "
-                "'Content-Type: application/json'"};
-      }
       return {
           413, "invalid_request_error", "payload_too_large",
           "the request body is larger than the limit of " + std::to_string(max_body) + " bytes"};
     case 408:
       return {408, "invalid_request_error", "request_timeout",
               "the request was not received in time"};
+    case 431:
+      return {431, "invalid_request_error", "headers_too_large",
+              "the request headers are larger than the server's limit"};
+    case 400:
+      return {400, "invalid_request_error", "bad_request",
+              "the request is not valid HTTP/1.1 (" +
+                  std::string(req.method.empty() ? "no method" : req.method) + " " + req.path +
+                  ")"};
     default:
       return {status, status >= 500 ? "server_error" : "invalid_request_error", "http_error",
               "the request could not be processed (HTTP " + std::to_string(status) + ")"};
@@ -156,7 +158,9 @@ HttpResponse Router::dispatch(const HttpRequest& req) {
     throw ApiError(401, "invalid_request_error", "invalid_api_key",
                    "missing or wrong API key: send 'Authorization: Bearer <key>'");
   }
-  const std::string_view method = req.method == "HEAD" ? "GET" : req.method;
+  // Both branches string_view: a std::string temporary would dangle.
+  const std::string_view method =
+      req.method == "HEAD" ? std::string_view("GET") : std::string_view(req.method);
   for (const auto& route : kRoutes) {
     if (route.method == method && matches(route, req.path)) return (this->*route.handler)(req);
   }
@@ -176,7 +180,9 @@ HttpResponse Router::dispatch(const HttpRequest& req) {
 
 HttpResponse Router::transport_error(const HttpRequest& req, int status) {
   const auto allowed = allowed_methods(req.path);
-  const std::string_view method = req.method == "HEAD" ? "GET" : req.method;
+  // Both branches string_view: a std::string temporary would dangle.
+  const std::string_view method =
+      req.method == "HEAD" ? std::string_view("GET") : std::string_view(req.method);
   // A transport that refuses a method it has no handler for (PUT, TRACE...)
   // on a path we serve: that is a 405 with Allow, not a malformed request.
   const bool served = std::any_of(std::begin(kRoutes), std::end(kRoutes), [&](const Route& r) {
