@@ -9,20 +9,6 @@
 namespace akidb::embed::cli {
 namespace {
 
-const char* pooling_name(Pooling pooling) {
-  switch (pooling) {
-    case Pooling::Cls:
-      return "cls";
-    case Pooling::Max:
-      return "max";
-    case Pooling::MeanSqrtLen:
-      return "mean_sqrt_len";
-    case Pooling::Mean:
-      break;
-  }
-  return "mean";
-}
-
 // How the model pools and which prompts it knows (from its akidb.json).
 nlohmann::json pooling_and_prompts(const ModelManifest& m) {
   return {{"pooling", pooling_name(m.pooling)},

@@ -21,6 +21,24 @@ nlohmann::json read_json(const std::filesystem::path& file) {
   }
 }
 
+}  // namespace
+
+const char* pooling_name(Pooling pooling) noexcept {
+  switch (pooling) {
+    case Pooling::Cls:
+      return "cls";
+    case Pooling::Max:
+      return "max";
+    case Pooling::MeanSqrtLen:
+      return "mean_sqrt_len";
+    case Pooling::Mean:
+      break;
+  }
+  return "mean";
+}
+
+namespace {
+
 Pooling parse_pooling(const std::string& mode, const std::filesystem::path& file) {
   if (mode == "mean") return Pooling::Mean;
   if (mode == "cls") return Pooling::Cls;

@@ -185,7 +185,7 @@ ModelInfo EmbeddingPipeline::model_info() const {
           caps.execution_provider,
           impl_->model.variant,
           caps.device,
-          m.pooling == Pooling::Cls ? "cls" : "mean"};
+          pooling_name(m.pooling)};
 }
 
 HealthStatus EmbeddingPipeline::device_status() const { return impl_->engine->device_status(); }

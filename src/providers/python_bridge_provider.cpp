@@ -205,7 +205,7 @@ struct PythonBridgeProvider::Impl {
     start_all();  // first, so a bad model directory fails with the service's own words
     info = read_info(workers.front()->info());
     model.emplace(LoadedModel::load(options.model_dir, options.variant));
-    info.pooling = model->manifest.pooling == Pooling::Cls ? "cls" : "mean";
+    info.pooling = pooling_name(model->manifest.pooling);
     admission.emplace(model->tokenizer,
                       AdmissionLimits{model->manifest.max_seq_length, info.dimension, 64,
                                       model->manifest.normalize, model->manifest.prompts,

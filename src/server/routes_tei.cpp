@@ -15,11 +15,12 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
-// The models served today define no sentence-transformers prompts.
+// /tokenize does not apply prompts yet (/embed, /embed_all and / do).
 void refuse_prompt_name(const std::optional<std::string>& prompt_name) {
   if (!prompt_name) return;
-  throw ApiError(422, "invalid_request_error", "invalid_input",
-                 "unknown prompt_name '" + *prompt_name + "': this model defines no prompts");
+  throw ApiError(
+      422, "invalid_request_error", "invalid_input",
+      "prompt_name '" + *prompt_name + "' is not supported on /tokenize yet; /embed applies it");
 }
 
 // One token as TEI's /tokenize shows it: special tokens by name without

@@ -8,6 +8,7 @@ the process does not exit, kills it.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import signal
 import socket
 import subprocess
@@ -29,11 +30,11 @@ def free_port() -> int:
 class Server:
     """One `akidb-embed serve` process."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None):
+    def __init__(self, *args: str, env: dict[str, str] | None = None, model: Path | str = MODEL_DIR):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.TemporaryFile()
-        cmd = [str(BINARY), "serve", "--model", str(MODEL_DIR), "--port", str(self.port), *args]
+        cmd = [str(BINARY), "serve", "--model", str(model), "--port", str(self.port), *args]
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
                                      env={**os.environ, **(env or {})})
         self._wait_healthy()
@@ -84,8 +85,8 @@ def start_server():
     """Factory for servers with their own flags; all are stopped at teardown."""
     started: list[Server] = []
 
-    def start(*args: str, env: dict[str, str] | None = None) -> Server:
-        s = Server(*args, env=env)
+    def start(*args: str, env: dict[str, str] | None = None, model: Path | str = MODEL_DIR) -> Server:
+        s = Server(*args, env=env, model=model)
         started.append(s)
         return s
 

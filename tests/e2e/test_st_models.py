@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import requests
 
 from helpers import BINARY, TEST_DATA, run_cli
 from synthetic_models import Spec, make_model, to_st6_layout
@@ -168,3 +169,22 @@ def test_info_shows_pooling_and_prompts(models):
     info = json.loads(run_cli("info", "--model", str(prepared)).stdout)
     assert (info["pooling"], info["include_prompt"], info["normalize"]) == ("mean_sqrt_len", False, True)
     assert info["prompts"]["query"] == PROMPTS["query"] and info["default_prompt_name"] is None
+
+
+def test_server_applies_prompt_names_on_tei_and_openai_routes(models, start_server):
+    _, prepared, st = models["bert-cls-prompts"]
+    inputs = texts()[:5]
+    server = start_server(model=prepared)
+    for body, kwargs in ((dict(inputs=inputs, prompt_name="passage"), dict(prompt_name="passage")),
+                         (dict(inputs=inputs), dict(prompt_name="query"))):  # the default prompt
+        r = requests.post(server.url + "/embed", json=body, timeout=60)
+        assert r.status_code == 200, r.text
+        ref = st.encode(inputs, convert_to_numpy=True, **kwargs)
+        assert cosines(np.array(r.json()), ref).min() >= MIN_COS
+    r = requests.post(server.url + "/v1/embeddings", json={"input": inputs, "prompt_name": "passage"}, timeout=60)
+    assert r.status_code == 200, r.text
+    got = np.array([d["embedding"] for d in r.json()["data"]])
+    assert cosines(got, st.encode(inputs, convert_to_numpy=True, prompt_name="passage")).min() >= MIN_COS
+    r = requests.post(server.url + "/embed", json={"inputs": "hi", "prompt_name": "search"}, timeout=60)
+    assert r.status_code == 422
+    assert "unknown prompt_name 'search' (the model's prompts: document, passage, query)" in r.json()["error"]

@@ -13,6 +13,9 @@ namespace akidb::embed {
 // token, the per-dimension max, and the sum divided by sqrt(token count).
 enum class Pooling { Mean, Cls, Max, MeanSqrtLen };
 
+// The manifest's name of a pooling mode: "mean", "cls", "max", "mean_sqrt_len".
+const char* pooling_name(Pooling pooling) noexcept;
+
 struct ModelManifest {
   std::string name;                // "all-MiniLM-L6-v2"
   std::size_t dimension = 0;       // 384

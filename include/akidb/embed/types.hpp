@@ -98,7 +98,7 @@ struct ModelInfo {
   std::string execution_provider;  // e.g. "CPUExecutionProvider"
   std::string variant;             // e.g. "fp32", "int8"
   std::string device = "cpu";      // where inference runs
-  std::string pooling = "mean";    // "mean" or "cls" (the manifest's)
+  std::string pooling = "mean";    // the manifest's: mean, cls, max or mean_sqrt_len
 };
 
 struct HealthStatus {
