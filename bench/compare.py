@@ -109,10 +109,14 @@ class OrtPythonBackend:
 class EmbedderBackend:
     name = "akidb_embed.Embedder (Python package)"
 
-    def __init__(self, model_dir: Path, threads: int, variant: str):
+    def __init__(self, model_dir: Path, threads: int, variant: str, engine: str = "onnx"):
         import akidb_embed
 
-        self.embedder = akidb_embed.Embedder(model_dir, variant=variant, threads=threads)
+        if engine != "onnx":  # one row per engine in --corpus (--corpus-engines)
+            self.name = f"akidb_embed.Embedder (engine {engine})"
+        # The native engine has one variant (fp32): it takes none.
+        self.embedder = akidb_embed.Embedder(model_dir, engine=engine,
+                                             variant=variant if engine == "onnx" else None, threads=threads)
 
     def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         return self.embedder.encode(texts, batch_size=batch_size)
@@ -168,8 +172,9 @@ def corpus_numbers(args) -> None:
     so a burst of load on a shared machine hits them alike."""
     files = args.corpus_sts or [args.sts, args.sts.with_name("stsb-en-dev.csv")]
     texts = list(dict.fromkeys(t for f in files for t in load_sentences(f, 10**9)))
-    peers = [optional_backend(EmbedderBackend, args.model, args.threads, args.variant),
-             optional_backend(FastEmbedBackend, args.model, args.threads, args.variant),
+    peers = [optional_backend(EmbedderBackend, args.model, args.threads, args.variant, engine)
+             for engine in args.corpus_engines]
+    peers += [optional_backend(FastEmbedBackend, args.model, args.threads, args.variant),
              optional_backend(StBackend, args.threads)]
     embeds = {}
     for peer in (p for p in peers if p is not None):
@@ -200,12 +205,12 @@ def corpus_numbers(args) -> None:
                 agree = float(np.min(np.sum(reference * vectors, axis=1)))
                 print(f"round {round_ + 1}, batch {batch}: {name:42} {rate:9.1f} sentences/s   "
                       f"{cpu_ms:6.2f} CPU ms/sentence   min cosine to the first {agree:.6f}", flush=True)
+    embedder_rows = [p.name for p in peers if isinstance(p, EmbedderBackend)]
     for batch, by_peer in rows.items():
-        ours = by_peer.get(EmbedderBackend.name)
-        if ours:
+        for mine in (n for n in embedder_rows if n in by_peer):
+            ours, ours_cpu = by_peer[mine], cpu[batch][mine]
             print(f"\n{len(texts)} unique STS-B sentences, {args.threads} threads, batch {batch}, "
-                  f"best of {args.corpus_rounds}:")
-            ours_cpu = cpu[batch][EmbedderBackend.name]
+                  f"best of {args.corpus_rounds}; ratios for {mine}:")
             for name, rate in by_peer.items():
                 print(f"  {name:42} {rate:9.1f} sentences/s   Embedder.encode / it: {ours / rate:.2f}x   "
                       f"{cpu[batch][name]:6.2f} CPU ms/sentence ({cpu[batch][name] / ours_cpu:.2f}x ours)")
@@ -309,6 +314,8 @@ def main() -> None:
     parser.add_argument("--corpus-batch", type=int, nargs="+", default=[32],
                         help="batch sizes for --corpus, each peer through its own API (default 32)")
     parser.add_argument("--corpus-rounds", type=int, default=1)
+    parser.add_argument("--corpus-engines", nargs="+", default=["onnx"],
+                        help="akidb_embed.Embedder rows for --corpus, one per engine (onnx, native)")
     parser.add_argument("--corpus-sts", type=Path, nargs="+",
                         help="STS-B CSV files for --corpus (default: --sts and stsb-en-dev.csv beside it: "
                              "5,385 unique sentences)")
