@@ -98,7 +98,7 @@ std::vector<Pick> Scheduler::Impl::take_batch(std::unique_lock<std::mutex>&,
     job->settled = true;
     job->promise.set_exception(std::make_exception_ptr(dead_error(*job, now)));
   }
-  auto batch = queue.next_batch(limits);
+  auto batch = queue.next_batch(limits, now);
   for (auto& pick : batch) {
     if (!pick.job->first_batch_at) pick.job->first_batch_at = now;
   }

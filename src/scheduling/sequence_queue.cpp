@@ -33,6 +33,13 @@ class BatchCost {
   std::size_t longest_ = 0;
 };
 
+// Past half of its time budget a job is overdue. Least-served-first alone
+// lets a large request that has started wait behind every new arrival while
+// the server stays saturated, until its deadline (bench/soak.py saw 504s).
+bool overdue(const Job& job, SchedulerClock::time_point now) {
+  return job.deadline && now - job.admitted_at >= (*job.deadline - job.admitted_at) / 2;
+}
+
 }  // namespace
 
 void SequenceQueue::push(std::shared_ptr<Job> job) { jobs_.push_back(std::move(job)); }
@@ -48,19 +55,24 @@ std::vector<std::shared_ptr<Job>> SequenceQueue::take_dead(SchedulerClock::time_
   return dead;
 }
 
-std::vector<Pick> SequenceQueue::next_batch(const BatchBudget& budget) {
+std::vector<Pick> SequenceQueue::next_batch(const BatchBudget& budget,
+                                            SchedulerClock::time_point now) {
   std::vector<Pick> picks;
   if (jobs_.empty()) return picks;
-  // Least served first, then oldest: a request that just arrived goes ahead
-  // of one that has already had many batches.
+  // Overdue jobs first, oldest first; then least served first, then oldest:
+  // a request that just arrived goes ahead of one that has already had many
+  // batches, unless that one is running out of time.
   auto by_service = jobs_;
   if (budget.max_length > 0) {
     std::erase_if(by_service,
                   [&](const auto& job) { return job->next_length() > budget.max_length; });
     if (by_service.empty()) return picks;
   }
-  std::stable_sort(by_service.begin(), by_service.end(), [](const auto& a, const auto& b) {
-    return a->dispatched != b->dispatched ? a->dispatched < b->dispatched : a->arrival < b->arrival;
+  std::stable_sort(by_service.begin(), by_service.end(), [now](const auto& a, const auto& b) {
+    const bool a_overdue = overdue(*a, now), b_overdue = overdue(*b, now);
+    if (a_overdue != b_overdue) return a_overdue;
+    if (a_overdue || a->dispatched == b->dispatched) return a->arrival < b->arrival;
+    return a->dispatched < b->dispatched;
   });
   const unsigned head = bucket_of(by_service.front()->next_length());
   BatchCost cost(budget);

@@ -31,11 +31,13 @@ class SequenceQueue {
   std::vector<std::shared_ptr<Job>> take_dead(SchedulerClock::time_point now);
 
   // The next batch (empty when nothing is queued). The job served least so
-  // far (ties: the oldest) leads with its shortest pending input; the batch
-  // is filled, least-served jobs first, with inputs of the same power-of-two
-  // length bucket, then of the neighbouring buckets, under the budget. The
-  // first pick always fits. Jobs with nothing left to dispatch leave the queue.
-  std::vector<Pick> next_batch(const BatchBudget& budget);
+  // far (ties: the oldest) leads with its shortest pending input, except that
+  // jobs past half of their time budget (admission to deadline) at `now` go
+  // first, oldest first; the batch is filled in that order with inputs of the
+  // same power-of-two length bucket, then of the neighbouring buckets, under
+  // the budget. The first pick always fits. Jobs with nothing left to
+  // dispatch leave the queue.
+  std::vector<Pick> next_batch(const BatchBudget& budget, SchedulerClock::time_point now);
 
   // True when some job's next input has at most `max_length` tokens.
   bool has_input_up_to(std::size_t max_length) const noexcept;
