@@ -204,6 +204,15 @@ void Session::answer_transport_error(int status) {
   } else {
     version_ = 11;
     head_ = false;
+    // The request line may be in even when the fields are not (a body
+    // refused by its Content-Length, a header deadline): its path picks the
+    // route's error shape.
+    if (parser_) {
+      const auto& msg = parser_->get();
+      req.method = std::string(msg.method_string());
+      const auto target = msg.target();
+      req.path = std::string(target.substr(0, target.find('?')));
+    }
   }
   parser_.reset();
   keep_alive_ = false;  // what follows on this connection cannot be trusted

@@ -90,6 +90,7 @@ std::string_view Router::route_label(std::string_view path) {
 
 // OpenAI's error bodies under /v1/, TEI's everywhere else (unknown paths too).
 ErrorStyle Router::style_of(std::string_view path) noexcept {
+  if (path.empty()) return ErrorStyle::OpenAi;  // no request line read: the generic shape
   const Route* route = find_path(path);
   if (route) return route->style;
   return path.starts_with("/v1/") ? ErrorStyle::OpenAi : ErrorStyle::Tei;
