@@ -6,6 +6,7 @@
 #include "akidb/embed/error.hpp"
 #include "core/workspace_pool.hpp"
 #include "engines/cuda/ort_gpu_api.hpp"
+#include "engines/padded_inputs.hpp"
 
 namespace akidb::embed {
 namespace {
@@ -14,8 +15,7 @@ using cuda::OrtGpuApi;
 using cuda::OrtPtr;
 
 // Padded host tensors of one run and the binding that feeds them.
-struct Workspace {
-  std::vector<std::int64_t> ids, mask, type_ids;
+struct Workspace : PaddedInputs {
   std::vector<float> hidden;
   OrtPtr<OrtIoBinding> binding{nullptr, [](OrtIoBinding*) {}};
 };
@@ -58,7 +58,6 @@ struct CudaEngine::Impl {
   OrtPtr<OrtSessionOptions> session_options();
   void check_graph();
   std::vector<std::string> names(bool of_inputs);
-  void pad(const SequenceBatch& batch, std::size_t seq, Workspace& ws) const;
   void bind(Workspace& ws, std::size_t b, std::size_t seq);
 };
 
@@ -138,21 +137,6 @@ void CudaEngine::Impl::check_graph() {
     throw model_error(file, "graph has no output '" + config.output + "'");
 }
 
-void CudaEngine::Impl::pad(const SequenceBatch& batch, std::size_t seq, Workspace& ws) const {
-  const std::size_t b = batch.size();
-  ws.ids.assign(b * seq, config.pad_id);
-  ws.mask.assign(b * seq, 0);
-  ws.type_ids.assign(b * seq, 0);
-  for (std::size_t k = 0; k < b; ++k) {
-    const std::size_t begin = batch.offsets[k], len = batch.length(k);
-    const auto row = static_cast<std::ptrdiff_t>(k * seq);
-    std::copy_n(batch.ids.begin() + static_cast<std::ptrdiff_t>(begin), len, ws.ids.begin() + row);
-    std::copy_n(batch.type_ids.begin() + static_cast<std::ptrdiff_t>(begin), len,
-                ws.type_ids.begin() + row);
-    std::fill_n(ws.mask.begin() + row, len, 1);
-  }
-}
-
 // Binds the host tensors (ONNX Runtime copies them to the device) and the
 // host output buffer (it copies the result back into it, once).
 void CudaEngine::Impl::bind(Workspace& ws, std::size_t b, std::size_t seq) {
@@ -197,7 +181,7 @@ void CudaEngine::run(const SequenceBatch& batch, std::span<float> hidden) {
   const std::size_t b = batch.size(), dim = impl_->config.dimension, seq = batch.longest();
   if (b == 0) return;
   auto ws = impl_->pool.take();
-  impl_->pad(batch, seq, *ws);
+  ws->fill(batch, seq, impl_->config.pad_id);
   ws->hidden.resize(b * seq * dim);
   impl_->bind(*ws, b, seq);
   const auto& api = impl_->api;

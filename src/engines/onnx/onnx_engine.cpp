@@ -5,15 +5,13 @@
 
 #include "akidb/embed/error.hpp"
 #include "core/workspace_pool.hpp"
+#include "engines/padded_inputs.hpp"
 
 namespace akidb::embed {
 namespace {
 
 // Padded int64 tensors and the padded output of one run.
-struct Workspace {
-  std::vector<std::int64_t> ids;
-  std::vector<std::int64_t> mask;
-  std::vector<std::int64_t> type_ids;
+struct Workspace : PaddedInputs {
   std::vector<float> hidden;
 };
 
@@ -44,7 +42,6 @@ struct OnnxEngine::Impl {
   }
 
   void check_graph();
-  void pad(const SequenceBatch& batch, std::size_t seq, Workspace& ws) const;
 };
 
 void OnnxEngine::Impl::check_graph() {
@@ -65,21 +62,6 @@ void OnnxEngine::Impl::check_graph() {
   }
 }
 
-void OnnxEngine::Impl::pad(const SequenceBatch& batch, std::size_t seq, Workspace& ws) const {
-  const std::size_t b = batch.size();
-  ws.ids.assign(b * seq, config.pad_id);
-  ws.mask.assign(b * seq, 0);
-  ws.type_ids.assign(b * seq, 0);
-  for (std::size_t k = 0; k < b; ++k) {
-    const std::size_t begin = batch.offsets[k], len = batch.length(k);
-    const auto row = static_cast<std::ptrdiff_t>(k * seq);
-    std::copy_n(batch.ids.begin() + static_cast<std::ptrdiff_t>(begin), len, ws.ids.begin() + row);
-    std::copy_n(batch.type_ids.begin() + static_cast<std::ptrdiff_t>(begin), len,
-                ws.type_ids.begin() + row);
-    std::fill_n(ws.mask.begin() + row, len, 1);
-  }
-}
-
 OnnxEngine::OnnxEngine(OnnxEngineConfig config)
     : impl_(std::make_unique<Impl>(std::move(config))) {}
 
@@ -92,7 +74,7 @@ void OnnxEngine::run(const SequenceBatch& batch, std::span<float> hidden) {
   const std::size_t seq = std::max(batch.longest(), impl_->config.fixed_padding);
   if (b == 0) return;
   auto ws = impl_->pool.take();
-  impl_->pad(batch, seq, *ws);
+  ws->fill(batch, seq, impl_->config.pad_id);
   ws->hidden.resize(b * seq * dim);
   std::array<runtime::InputTensor, runtime::kMaxInputs> tensors;
   for (std::size_t i = 0; i < impl_->inputs.size(); ++i) {

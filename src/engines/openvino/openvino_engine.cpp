@@ -5,13 +5,13 @@
 
 #include "akidb/embed/error.hpp"
 #include "core/workspace_pool.hpp"
+#include "engines/padded_inputs.hpp"
 
 namespace akidb::embed {
 namespace {
 
 // Padded tensors of one run and the infer request that runs them.
-struct Workspace {
-  std::vector<std::int64_t> ids, mask, type_ids;
+struct Workspace : PaddedInputs {
   std::optional<ov::InferRequest> request;
 };
 
@@ -44,7 +44,6 @@ struct OpenVinoEngine::Impl {
 
   std::shared_ptr<ov::Model> read();
   void compile(const std::shared_ptr<ov::Model>& model);
-  void pad(const SequenceBatch& batch, std::size_t seq, Workspace& ws) const;
 };
 
 std::shared_ptr<ov::Model> OpenVinoEngine::Impl::read() {
@@ -82,21 +81,6 @@ void OpenVinoEngine::Impl::compile(const std::shared_ptr<ov::Model>& model) {
   }
 }
 
-void OpenVinoEngine::Impl::pad(const SequenceBatch& batch, std::size_t seq, Workspace& ws) const {
-  const std::size_t b = batch.size();
-  ws.ids.assign(b * seq, config.pad_id);
-  ws.mask.assign(b * seq, 0);
-  ws.type_ids.assign(b * seq, 0);
-  for (std::size_t k = 0; k < b; ++k) {
-    const std::size_t begin = batch.offsets[k], len = batch.length(k);
-    const auto row = static_cast<std::ptrdiff_t>(k * seq);
-    std::copy_n(batch.ids.begin() + static_cast<std::ptrdiff_t>(begin), len, ws.ids.begin() + row);
-    std::copy_n(batch.type_ids.begin() + static_cast<std::ptrdiff_t>(begin), len,
-                ws.type_ids.begin() + row);
-    std::fill_n(ws.mask.begin() + row, len, 1);
-  }
-}
-
 OpenVinoEngine::OpenVinoEngine(OpenVinoEngineConfig config)
     : impl_(std::make_unique<Impl>(std::move(config))) {}
 
@@ -108,7 +92,7 @@ void OpenVinoEngine::run(const SequenceBatch& batch, std::span<float> hidden) {
   const std::size_t b = batch.size(), dim = impl_->config.dimension, seq = batch.longest();
   if (b == 0) return;
   auto ws = impl_->pool.take();
-  impl_->pad(batch, seq, *ws);
+  ws->fill(batch, seq, impl_->config.pad_id);
   try {
     if (!ws->request) ws->request = impl_->compiled.create_infer_request();
     const ov::Shape shape{b, seq};
