@@ -30,14 +30,8 @@ std::filesystem::path cuda_dir(const ProviderOptions& o) {
 }
 
 std::unique_ptr<InferenceEngine> start_cpu(const ProviderOptions& o, const LoadedModel& model) {
-  const auto& m = model.manifest;
   OnnxEngineConfig config;
-  config.model_file = m.model_file(model.dir, model.variant);
-  config.inputs = m.inputs;
-  config.output = m.output;
-  config.dimension = m.dimension;
-  config.pad_id = model.tokenizer.pad_id();
-  config.batch_invariant = m.batch_invariant(model.variant);
+  static_cast<GraphConfig&>(config) = graph_config(model);
   config.fixed_padding = o.fixed_padding;
   config.session = {o.threads, o.allow_spinning, o.optimization, o.profile_prefix};
   return std::make_unique<OnnxEngine>(std::move(config));
@@ -49,29 +43,17 @@ std::unique_ptr<InferenceEngine> start_cuda(const ProviderOptions& o, const Load
   const auto dir = cuda_dir(o);
   if (auto installed = probe_cuda_runtime(dir); !installed.ok)
     throw Error(ErrorCode::Unavailable, installed.why);
-  const auto& m = model.manifest;
   CudaEngineConfig config;
-  config.model_file = m.model_file(model.dir, model.variant);
+  static_cast<GraphConfig&>(config) = graph_config(model);
   config.runtime_dir = dir;
-  config.inputs = m.inputs;
-  config.output = m.output;
-  config.dimension = m.dimension;
-  config.pad_id = model.tokenizer.pad_id();
-  config.batch_invariant = m.batch_invariant(model.variant);
   return std::make_unique<CudaEngine>(std::move(config));
 }
 
 std::unique_ptr<InferenceEngine> start_openvino([[maybe_unused]] const ProviderOptions& o,
                                                 [[maybe_unused]] const LoadedModel& model) {
 #ifdef AKIDB_WITH_OPENVINO
-  const auto& m = model.manifest;
   OpenVinoEngineConfig config;
-  config.model_file = m.model_file(model.dir, model.variant);
-  config.inputs = m.inputs;
-  config.output = m.output;
-  config.dimension = m.dimension;
-  config.pad_id = model.tokenizer.pad_id();
-  config.batch_invariant = m.batch_invariant(model.variant);
+  static_cast<GraphConfig&>(config) = graph_config(model);
   config.threads = o.threads;
   return std::make_unique<OpenVinoEngine>(std::move(config));
 #else

@@ -8,14 +8,8 @@ namespace akidb::embed {
 namespace {
 
 std::unique_ptr<OnnxEngine> make_engine(const LoadedModel& model, const OnnxProviderOptions& o) {
-  const auto& m = model.manifest;
   OnnxEngineConfig config;
-  config.model_file = m.model_file(model.dir, model.variant);
-  config.inputs = m.inputs;
-  config.output = m.output;
-  config.dimension = m.dimension;
-  config.pad_id = model.tokenizer.pad_id();
-  config.batch_invariant = m.batch_invariant(model.variant);
+  static_cast<GraphConfig&>(config) = graph_config(model);
   config.fixed_padding = o.fixed_padding;
   config.session = {o.intra_op_threads, o.allow_spinning, o.optimization, o.profile_prefix};
   return std::make_unique<OnnxEngine>(std::move(config));

@@ -70,8 +70,9 @@ TEST(CudaEngine, GpuBuildOnItsCpuProviderMatchesTheGoldenVectors) {
     GTEST_SKIP() << "no GPU build of ONNX Runtime (AKIDB_CUDA_DIR, make setup-cuda)";
   auto model = LoadedModel::load(test::model_dir(), "fp32");
   const auto& m = model.manifest;
-  CudaEngineConfig config{m.model_file(model.dir, "fp32"), dir, m.inputs, m.output, m.dimension,
-                          model.tokenizer.pad_id()};
+  CudaEngineConfig config;
+  static_cast<GraphConfig&>(config) = graph_config(model);
+  config.runtime_dir = dir;
   config.use_cuda = false;
   EmbeddingPipeline pipeline({std::move(model), std::make_unique<CudaEngine>(config)}, {});
   EXPECT_EQ(pipeline.model_info().execution_provider, "CPUExecutionProvider");

@@ -9,17 +9,12 @@
 #include <vector>
 
 #include "akidb/embed/engine.hpp"
+#include "engines/graph_config.hpp"
 
 namespace akidb::embed {
 
-struct CudaEngineConfig {
-  std::filesystem::path model_file;
+struct CudaEngineConfig : GraphConfig {
   std::filesystem::path runtime_dir;  // `make setup-cuda`'s directory
-  std::vector<std::string> inputs;    // graph inputs the manifest allows
-  std::string output;                 // [batch, seq, dim] hidden states
-  std::size_t dimension = 0;
-  std::int32_t pad_id = 0;
-  bool batch_invariant = true;
   int device_id = 0;
   // false: the GPU build on its own CPU execution provider. Only for tests
   // of the loading and binding on a machine without a GPU.

@@ -9,17 +9,12 @@
 
 #include "akidb/embed/engine.hpp"
 #include "akidb/embed/manifest.hpp"
+#include "engines/graph_config.hpp"
 #include "runtime/ort_session.hpp"
 
 namespace akidb::embed {
 
-struct OnnxEngineConfig {
-  std::filesystem::path model_file;
-  std::vector<std::string> inputs;  // graph inputs the manifest allows
-  std::string output;               // [batch, seq, dim] hidden states
-  std::size_t dimension = 0;
-  std::int32_t pad_id = 0;
-  bool batch_invariant = true;
+struct OnnxEngineConfig : GraphConfig {
   std::size_t fixed_padding = 0;  // 0: pad to the batch's longest; else to this length
   runtime::SessionConfig session;
 };

@@ -10,16 +10,11 @@
 #include <vector>
 
 #include "akidb/embed/engine.hpp"
+#include "engines/graph_config.hpp"
 
 namespace akidb::embed {
 
-struct OpenVinoEngineConfig {
-  std::filesystem::path model_file;
-  std::vector<std::string> inputs;  // graph inputs the manifest allows
-  std::string output;               // [batch, seq, dim] hidden states
-  std::size_t dimension = 0;
-  std::int32_t pad_id = 0;
-  bool batch_invariant = true;
+struct OpenVinoEngineConfig : GraphConfig {
   int threads = 0;     // 0: OpenVINO's default (all cores)
   std::string device;  // OpenVINO device name; empty: openvino_device()
 };
