@@ -11,7 +11,8 @@ void add_model_options(CLI::App& app, ModelOptions& options) {
       ->envname("AKIDB_MODEL_DIR")
       ->capture_default_str();
   app.add_option("--variant", p.variant,
-                 "model variant from the manifest: fp32, opt, int8 (default: the manifest's)")
+                 "model variant from the manifest: fp32, opt, int8 (default: the manifest's); "
+                 "native engine: fp32 or bf16")
       ->envname("AKIDB_VARIANT")
       ->capture_default_str();
   app.add_option("--engine,--backend", p.engine,
@@ -44,6 +45,11 @@ void add_model_options(CLI::App& app, ModelOptions& options) {
                  "engine's preferred size, 512 for onnx on a CPU)")
       ->envname("AKIDB_MAX_INFERENCE_TOKENS")
       ->capture_default_str();
+  app.add_option("--native-cache", p.native_cache,
+                 "native engine: the packed-weights cache in the model directory, on or off "
+                 "(default on; docs/native-engine.md)")
+      ->envname("AKIDB_NATIVE_CACHE")
+      ->check(CLI::IsMember({"on", "off"}));
   app.add_option("--workers", p.workers, "python engine: worker processes")
       ->envname("AKIDB_WORKERS")
       ->check(CLI::PositiveNumber)

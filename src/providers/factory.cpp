@@ -34,8 +34,8 @@ PythonBridgeOptions python_options(const ProviderOptions& o) {
 
 // The pipeline over the native C++ encoder (model.safetensors + config.json).
 std::unique_ptr<EmbeddingProvider> native_provider(const ProviderOptions& o) {
-  if (!o.variant.empty() && o.variant != "fp32") {
-    throw invalid_request("the native engine runs fp32 only; variant '" + o.variant +
+  if (!o.variant.empty() && o.variant != "fp32" && o.variant != "bf16") {
+    throw invalid_request("the native engine runs fp32 or bf16; variant '" + o.variant +
                           "' is an ONNX Runtime graph (use --engine onnx)");
   }
   auto model = LoadedModel::load(o.model_dir, "fp32");
@@ -43,6 +43,8 @@ std::unique_ptr<EmbeddingProvider> native_provider(const ProviderOptions& o) {
   engine.model_dir = o.model_dir;
   engine.threads = static_cast<std::size_t>(o.threads);
   engine.isa = o.isa;
+  engine.variant = o.variant.empty() ? "fp32" : o.variant;
+  engine.cache = o.native_cache;
   auto native = std::make_unique<NativeEngine>(std::move(engine));
   return std::make_unique<EmbeddingPipeline>(PipelineParts{std::move(model), std::move(native)},
                                              o.pipeline);

@@ -45,7 +45,7 @@ def test_server_on_the_native_engine(start_server):
 def test_native_engine_refuses_onnx_variants_clearly():
     proc = run_cli("info", "--model", str(MODEL_DIR), "--engine", "native", "--variant", "int8", check=False)
     assert proc.returncode == 1
-    assert "the native engine runs fp32 only; variant 'int8' is an ONNX Runtime graph" in proc.stderr.decode()
+    assert "the native engine runs fp32 or bf16; variant 'int8' is an ONNX Runtime graph" in proc.stderr.decode()
 
 
 def test_unknown_engine_is_refused_with_the_list():

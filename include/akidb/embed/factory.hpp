@@ -40,6 +40,9 @@ struct ProviderOptions {
   std::string profile_prefix;
   // The native engine: "auto", "avx2" or "avx512" (empty: $AKIDB_NATIVE_ISA, else auto)
   std::string isa;
+  // The native engine's packed-weights cache: "on" or "off" (empty:
+  // $AKIDB_NATIVE_CACHE, else on). docs/native-engine.md
+  std::string native_cache;
   // The Python bridge
   std::size_t workers = 1;
   std::filesystem::path python;

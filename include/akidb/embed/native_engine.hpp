@@ -20,6 +20,12 @@ struct NativeEngineOptions {
   // Advertised in capabilities(): the GEMMs are most efficient at M = 64-256
   // tokens and lose ~15% at 2048 (docs/native-engine.md).
   std::size_t max_batch_tokens = 512;
+  // "fp32", or "bf16": linear-layer weights rounded to bfloat16, fp32
+  // accumulation (vdpbf16ps with AVX512_BF16, else widened to fp32).
+  std::string variant = "fp32";
+  // The packed-weights cache in model_dir (docs/native-engine.md): "on" or
+  // "off"; empty: the AKIDB_NATIVE_CACHE environment variable, else "on".
+  std::string cache;
 };
 
 class NativeEngine final : public InferenceEngine {
@@ -36,6 +42,9 @@ class NativeEngine final : public InferenceEngine {
 
   // The kernel set in use: "avx512" or "avx2".
   std::string isa() const;
+  // How the weights were loaded: "mapped" (from the packed-weights cache),
+  // "written" (packed, cache written), "off", or "skipped: <why>".
+  std::string cache_state() const;
 
  private:
   struct Impl;

@@ -3,6 +3,7 @@
 #include <array>
 #include <string>
 
+#include "akidb/embed/error.hpp"
 #include "relative_position.hpp"
 #include "safetensors.hpp"
 
@@ -13,45 +14,77 @@ using Shape = std::vector<std::size_t>;
 
 class Reader {
  public:
-  explicit Reader(const std::filesystem::path& path) : file_(path) {
+  Reader(const std::filesystem::path& path, WeightFormat format) : file_(path), format_(format) {
     for (const char* prefix : {"bert.", "roberta.", "mpnet."}) {
       if (file_.contains(std::string(prefix) + "embeddings.word_embeddings.weight"))
         prefix_ = prefix;
     }
   }
-  std::vector<float> f32(const std::string& name, const Shape& shape) const {
-    return file_.read_f32(prefix_ + name, shape);
+  // The tensor in the mapping when aligned, else a copy in `copy`.
+  std::span<const float> f32(const std::string& name, const Shape& shape,
+                             std::vector<float>& copy) const {
+    auto view = file_.view_f32(prefix_ + name, shape);
+    if (!view.empty() || shape_count(shape) == 0) return view;
+    copy = file_.read_f32(prefix_ + name, shape);
+    return copy;
   }
-  AlignedBuffer buffer(const std::string& name, const Shape& shape) const {
-    const auto v = f32(name, shape);
-    AlignedBuffer b(v.size());
-    for (std::size_t i = 0; i < v.size(); ++i) b.data()[i] = v[i];
-    return b;
+  // Done with this tensor: its pages leave the process's RSS.
+  void release(const std::string& name) const noexcept { file_.release(prefix_ + name); }
+  WeightArray<float> buffer(const std::string& name, const Shape& shape) const {
+    std::vector<float> copy;
+    auto out = WeightArray<float>::copy_of(f32(name, shape, copy));
+    release(name);
+    return out;
+  }
+  // Zero-copy when the tensor is aligned in the mapping (kept alive by `keep`).
+  WeightArray<float> view(const std::string& name, const Shape& shape, BertWeights& keep) const {
+    const auto v = file_.view_f32(prefix_ + name, shape);
+    if (v.empty()) return buffer(name, shape);
+    keep.mappings.push_back(file_.mapping());
+    return WeightArray<float>::view(v.data(), v.size());
   }
   LayerNormWeights layer_norm(const std::string& name, std::size_t n) const {
     return {buffer(name + ".weight", {n}), buffer(name + ".bias", {n})};
   }
-  PackedMatrix linear(const std::string& name, std::size_t out, std::size_t in) const {
-    return PackedMatrix(f32(name + ".weight", {out, in}), f32(name + ".bias", {out}), out, in);
+  Linear linear(const std::string& name, std::size_t out, std::size_t in) const {
+    std::vector<float> wc, bc;
+    Linear l = pack(f32(name + ".weight", {out, in}, wc), f32(name + ".bias", {out}, bc), out, in);
+    release(name + ".weight");
+    release(name + ".bias");
+    return l;
+  }
+  Linear pack(std::span<const float> w, std::span<const float> b, std::size_t out,
+              std::size_t in) const {
+    if (format_ == WeightFormat::Bf16) return PackedMatrixBf16(w, b, out, in);
+    return PackedMatrix(w, b, out, in);
   }
 
  private:
+  static std::size_t shape_count(const Shape& shape) {
+    std::size_t n = 1;
+    for (const auto d : shape) n *= d;
+    return n;
+  }
   SafetensorsFile file_;
   std::string prefix_;
+  WeightFormat format_;
 };
 
-PackedMatrix load_qkv(const Reader& r, const std::string& base,
-                      const std::array<const char*, 3>& parts, std::size_t hidden) {
+Linear load_qkv(const Reader& r, const std::string& base, const std::array<const char*, 3>& parts,
+                std::size_t hidden) {
   std::vector<float> weight, bias;
   weight.reserve(3 * hidden * hidden);
   bias.reserve(3 * hidden);
   for (const char* part : parts) {
-    const auto w = r.f32(base + part + ".weight", {hidden, hidden});
-    const auto b = r.f32(base + part + ".bias", {hidden});
+    std::vector<float> wc, bc;
+    const auto w = r.f32(base + part + ".weight", {hidden, hidden}, wc);
+    const auto b = r.f32(base + part + ".bias", {hidden}, bc);
     weight.insert(weight.end(), w.begin(), w.end());
     bias.insert(bias.end(), b.begin(), b.end());
+    r.release(base + part + ".weight");
+    r.release(base + part + ".bias");
   }
-  return PackedMatrix(weight, bias, 3 * hidden, hidden);
+  return r.pack(weight, bias, 3 * hidden, hidden);
 }
 
 // Attention tensor names: BERT's attention.self.{query,key,value},
@@ -87,18 +120,33 @@ LayerWeights load_layer(const Reader& r, const BertConfig& c, std::size_t index)
 
 }  // namespace
 
-BertWeights load_bert_weights(const std::filesystem::path& safetensors, const BertConfig& c) {
-  const Reader r(safetensors);
+WeightFormat parse_weight_format(std::string_view name) {
+  if (name.empty() || name == "fp32") return WeightFormat::Fp32;
+  if (name == "bf16") return WeightFormat::Bf16;
+  throw invalid_request("native engine: unknown variant '" + std::string(name) +
+                        "' (expected fp32 or bf16)");
+}
+
+const char* weight_format_name(WeightFormat format) noexcept {
+  return format == WeightFormat::Bf16 ? "bf16" : "fp32";
+}
+
+BertWeights load_bert_weights(const std::filesystem::path& safetensors, const BertConfig& c,
+                              WeightFormat format) {
+  const Reader r(safetensors, format);
   BertWeights w;
   const std::size_t h = c.hidden_size;
-  w.word = r.buffer("embeddings.word_embeddings.weight", {c.vocab_size, h});
+  w.word = r.view("embeddings.word_embeddings.weight", {c.vocab_size, h}, w);
   w.position = r.buffer("embeddings.position_embeddings.weight", {c.max_position_embeddings, h});
   if (c.family == Family::MPNet) {
-    w.token_type = AlignedBuffer(h);
+    w.token_type = WeightArray<float>(h);
+    std::vector<float> copy;
     const auto table = r.f32("encoder.relative_attention_bias.weight",
-                             {c.relative_attention_buckets, c.num_heads});
-    w.relative_bias = bias_by_distance(table, c.relative_attention_buckets, c.num_heads,
-                                       c.max_position_embeddings);
+                             {c.relative_attention_buckets, c.num_heads}, copy);
+    w.relative_bias =
+        WeightArray<float>::copy_of(bias_by_distance(table, c.relative_attention_buckets,
+                                                     c.num_heads, c.max_position_embeddings)
+                                        .span());
   } else {
     w.token_type = r.buffer("embeddings.token_type_embeddings.weight", {c.type_vocab_size, h});
   }

@@ -2,43 +2,64 @@
 // The encoder's weights, read from model.safetensors and packed for the
 // kernels: Q, K and V concatenated into one [3 * hidden, hidden] matrix.
 // MPNet's layer names (attention.attn.q/k/v/o, attention.LayerNorm) map to
-// the same slots.
+// the same slots. Arrays are owned or views into a mapping kept in
+// `mappings` (model.safetensors for the word embeddings, or the
+// packed-weights cache for everything).
 #include <filesystem>
+#include <memory>
+#include <string_view>
+#include <variant>
 #include <vector>
 
-#include "aligned_buffer.hpp"
 #include "bert_config.hpp"
+#include "mapped_file.hpp"
 #include "packed_matrix.hpp"
+#include "packed_matrix_bf16.hpp"
+#include "weight_array.hpp"
 
 namespace akidb::embed::native {
 
+// How the linear layers' weights are stored (NativeEngineOptions::variant).
+enum class WeightFormat { Fp32, Bf16 };
+
+// "fp32" or "bf16"; anything else throws Error(InvalidInput).
+WeightFormat parse_weight_format(std::string_view name);
+const char* weight_format_name(WeightFormat format) noexcept;
+
+// One linear layer, in the variant's packed format.
+using Linear = std::variant<PackedMatrix, PackedMatrixBf16>;
+
 struct LayerNormWeights {
-  AlignedBuffer gamma;
-  AlignedBuffer beta;
+  WeightArray<float> gamma;
+  WeightArray<float> beta;
 };
 
 struct LayerWeights {
-  PackedMatrix qkv;       // [3 * hidden] outputs
-  PackedMatrix attn_out;  // attention.output.dense
+  Linear qkv;       // [3 * hidden] outputs
+  Linear attn_out;  // attention.output.dense
   LayerNormWeights attn_ln;
-  PackedMatrix ffn_up;    // intermediate.dense, GELU after
-  PackedMatrix ffn_down;  // output.dense
+  Linear ffn_up;    // intermediate.dense, GELU after
+  Linear ffn_down;  // output.dense
   LayerNormWeights out_ln;
 };
 
 struct BertWeights {
-  AlignedBuffer word;        // [vocab, hidden]
-  AlignedBuffer position;    // [max_position, hidden]
-  AlignedBuffer token_type;  // one row of zeros for MPNet (no token types)
+  WeightArray<float> word;        // [vocab, hidden]
+  WeightArray<float> position;    // [max_position, hidden]
+  WeightArray<float> token_type;  // one row of zeros for MPNet (no token types)
   LayerNormWeights embedding_ln;
-  AlignedBuffer relative_bias;  // MPNet: [heads][2 * max_position - 1], else empty
+  WeightArray<float> relative_bias;  // MPNet: [heads][2 * max_position - 1], else empty
   std::vector<LayerWeights> layers;
+  std::vector<std::shared_ptr<const MappedFile>> mappings;  // what the views point into
 };
 
 // Hugging Face tensor names (BertModel, XLMRobertaModel, MPNetModel) with or
 // without the "bert." / "roberta." / "mpnet." prefix. Throws Error(ModelError)
 // naming the file and tensor for a missing tensor, a wrong shape or dtype, or
-// a truncated file.
-BertWeights load_bert_weights(const std::filesystem::path& safetensors, const BertConfig& config);
+// a truncated file. The word embeddings stay in the file's mapping (only the
+// rows used are ever read into memory); the pages of every other tensor are
+// released from the process once packed.
+BertWeights load_bert_weights(const std::filesystem::path& safetensors, const BertConfig& config,
+                              WeightFormat format = WeightFormat::Fp32);
 
 }  // namespace akidb::embed::native

@@ -6,14 +6,16 @@
 
 namespace akidb::embed::native {
 
-enum class Isa { Auto, Avx2, Avx512 };
+enum class Isa { Auto, Avx2, Avx512, Avx512Bf16 };
 
-// "auto", "avx2", "avx512"; anything else throws Error(InvalidInput).
+// "auto", "avx2", "avx512" (AVX-512F without the bf16 dot product: the bf16
+// variant widens its weights), "avx512bf16"; anything else throws
+// Error(InvalidInput).
 Isa parse_isa(std::string_view name);
 
 // The fastest table the CPU supports, capped by `requested` (Auto: no cap).
 // Throws Error(Unavailable) when the CPU lacks AVX2 + FMA, or lacks AVX-512F
-// and Avx512 is requested.
+// (AVX512_BF16) and Avx512 (Avx512Bf16) is requested.
 const KernelTable& select_kernels(Isa requested);
 
 }  // namespace akidb::embed::native

@@ -3,6 +3,7 @@
 // function pointers chosen once at load (cpu_dispatch.hpp). Kernels work on
 // raw pointers and know nothing about threads, models or errors.
 #include <cstddef>
+#include <cstdint>
 
 namespace akidb::embed::native {
 
@@ -17,6 +18,9 @@ struct GemmArgs {
   const float* a = nullptr;
   std::size_t lda = 0;
   const float* packed_b = nullptr;  // panels of kPanelWidth columns, k rows each
+  // bf16 weights instead (gemm_panel_bf16): panels of kPanelWidth words per
+  // pair of k, ceil(k / 2) pairs each (packed_matrix_bf16.hpp).
+  const std::uint32_t* packed_pairs = nullptr;
   const float* bias = nullptr;      // padded to a multiple of kPanelWidth
   const float* residual = nullptr;  // BiasResidual only
   std::size_t ldr = 0;
@@ -68,9 +72,16 @@ struct KernelTable {
   void (*layer_norm)(float* x, std::size_t rows, std::size_t ld, std::size_t n, const float* gamma,
                      const float* beta, float eps);
   void (*gelu)(float* x, std::size_t n);  // exact erf GELU, in place
+  // gemm_panel with packed_pairs (bf16 weights), fp32 accumulation: with
+  // AVX512_BF16, A is rounded to bf16 and vdpbf16ps multiplies pairs; else
+  // the weights are widened to fp32 and A stays fp32.
+  void (*gemm_panel_bf16)(const GemmArgs& g, std::size_t m0, std::size_t m1, std::size_t panel);
+  const char* bf16_method;  // "vdpbf16ps" or "widen"
 };
 
 const KernelTable& avx512_kernels() noexcept;
+// avx512_kernels() with gemm_panel_bf16 on vdpbf16ps (CPUs with AVX512_BF16).
+const KernelTable& avx512bf16_kernels() noexcept;
 const KernelTable& avx2_kernels() noexcept;
 
 }  // namespace akidb::embed::native

@@ -40,6 +40,16 @@ struct V256 {
         _mm256_and_ps(sign, _mm256_castsi256_ps(_mm256_set1_epi32(static_cast<int>(0x80000000u))));
     return _mm256_or_ps(magnitude, s);
   }
+  // The low / high bf16 halves of 8 words, as fp32 (exact).
+  static T widen_low(const std::uint32_t* p) {
+    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+  }
+  static T widen_high(const std::uint32_t* p) {
+    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    return _mm256_castsi256_ps(
+        _mm256_and_si256(w, _mm256_set1_epi32(static_cast<int>(0xffff0000u))));
+  }
   static float hsum(T x) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -82,7 +92,7 @@ struct V256 {
 }  // namespace avx2
 
 const KernelTable& avx2_kernels() noexcept {
-  static constexpr KernelTable table = avx2::make_table<avx2::V256, 3>("avx2");
+  static constexpr KernelTable table = avx2::make_table<avx2::V256, 3, 2>("avx2");
   return table;
 }
 

@@ -41,6 +41,14 @@ struct V512 {
                                        _mm512_set1_epi32(static_cast<int>(0x80000000u)));
     return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(magnitude), s));
   }
+  // The low / high bf16 halves of 16 words, as fp32 (exact).
+  static T widen_low(const std::uint32_t* p) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_loadu_si512(p), 16));
+  }
+  static T widen_high(const std::uint32_t* p) {
+    return _mm512_castsi512_ps(
+        _mm512_and_si512(_mm512_loadu_si512(p), _mm512_set1_epi32(static_cast<int>(0xffff0000u))));
+  }
   static float hsum(T x) { return _mm512_reduce_add_ps(x); }
   static float hmax(T x) { return _mm512_reduce_max_ps(x); }
   static float sqrt_scalar(float x) { return __builtin_sqrtf(x); }
@@ -65,8 +73,20 @@ struct V512 {
 }  // namespace
 }  // namespace avx512
 
+#include "kernels_dpbf16.hpp"
+
 const KernelTable& avx512_kernels() noexcept {
-  static constexpr KernelTable table = avx512::make_table<avx512::V512, 14>("avx512");
+  static constexpr KernelTable table = avx512::make_table<avx512::V512, 14, 12>("avx512");
+  return table;
+}
+
+const KernelTable& avx512bf16_kernels() noexcept {
+  static constexpr KernelTable table = [] {
+    KernelTable t = avx512::make_table<avx512::V512, 14, 12>("avx512");
+    t.gemm_panel_bf16 = &avx512::gemm_panel_dpbf16<avx512::V512, 14>;
+    t.bf16_method = "vdpbf16ps";
+    return t;
+  }();
   return table;
 }
 

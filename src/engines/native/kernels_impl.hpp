@@ -9,6 +9,7 @@
 // lanes, others `fill`), keep (zero lanes from n on), store, storep, add, sub, mul, fma (a * b +
 // c), max, div, abs, copysign, hsum, hmax, exp, sqrt_scalar.
 #include <cstddef>
+#include <cstdint>
 
 #include "kernels.hpp"
 
@@ -122,6 +123,65 @@ void gemm_panel(const GemmArgs& g, std::size_t m0, std::size_t m1, std::size_t p
   for (std::size_t t = 0; t < tiles; ++t) {
     const std::size_t end = m0 + rows * (t + 1) / tiles;
     tile_dispatch<V, MaxRows>(g, begin, end - begin, panel);
+    begin = end;
+  }
+}
+
+// ---- GEMM with bf16 weights, widened to fp32 ------------------------------
+
+// R rows of one panel of bf16 pairs: each word holds W[col][2 kp] in its low
+// and W[col][2 kp + 1] in its high half; shifting / masking gives the fp32
+// values exactly, so only the weights' rounding to bf16 differs from fp32.
+template <class V, std::size_t R>
+void micro_tile_widen(const GemmArgs& g, std::size_t m0, std::size_t panel) {
+  constexpr std::size_t nv = kPanelWidth / V::W;
+  typename V::T acc[R][nv];
+  for (std::size_t r = 0; r < R; ++r)
+    for (std::size_t v = 0; v < nv; ++v) acc[r][v] = V::zero();
+  const std::size_t pairs = (g.k + 1) / 2;
+  const std::uint32_t* b = g.packed_pairs + panel * pairs * kPanelWidth;
+  const float* a = g.a + m0 * g.lda;
+  const std::size_t full = g.k / 2;  // pairs with both halves inside k
+  for (std::size_t kp = 0; kp < full; ++kp, b += kPanelWidth) {
+#pragma GCC unroll 8
+    for (std::size_t v = 0; v < nv; ++v) {
+      const auto even = V::widen_low(b + v * V::W), odd = V::widen_high(b + v * V::W);
+#pragma GCC unroll 16
+      for (std::size_t r = 0; r < R; ++r) {
+        acc[r][v] = V::fma(V::set1(a[r * g.lda + 2 * kp]), even, acc[r][v]);
+        acc[r][v] = V::fma(V::set1(a[r * g.lda + 2 * kp + 1]), odd, acc[r][v]);
+      }
+    }
+  }
+  if (full < pairs) {  // odd k: the last pair's high half is padding
+    for (std::size_t v = 0; v < nv; ++v) {
+      const auto even = V::widen_low(b + v * V::W);
+      for (std::size_t r = 0; r < R; ++r)
+        acc[r][v] = V::fma(V::set1(a[r * g.lda + 2 * full]), even, acc[r][v]);
+    }
+  }
+  for (std::size_t r = 0; r < R; ++r) store_row<V>(g, m0 + r, panel, acc[r]);
+}
+
+template <class V, std::size_t R>
+void tile_dispatch_widen(const GemmArgs& g, std::size_t m0, std::size_t rows, std::size_t panel) {
+  if constexpr (R == 0) {
+    (void)g, (void)m0, (void)rows, (void)panel;
+  } else if (rows == R) {
+    micro_tile_widen<V, R>(g, m0, panel);
+  } else {
+    tile_dispatch_widen<V, R - 1>(g, m0, rows, panel);
+  }
+}
+
+template <class V, std::size_t MaxRows>
+void gemm_panel_widen(const GemmArgs& g, std::size_t m0, std::size_t m1, std::size_t panel) {
+  const std::size_t rows = m1 - m0;
+  const std::size_t tiles = (rows + MaxRows - 1) / MaxRows;
+  std::size_t begin = m0;
+  for (std::size_t t = 0; t < tiles; ++t) {
+    const std::size_t end = m0 + rows * (t + 1) / tiles;
+    tile_dispatch_widen<V, MaxRows>(g, begin, end - begin, panel);
     begin = end;
   }
 }
@@ -311,10 +371,13 @@ void layer_norm(float* x, std::size_t rows, std::size_t ld, std::size_t n, const
   for (std::size_t r = 0; r < rows; ++r) layer_norm_row<V>(x + r * ld, n, gamma, beta, eps);
 }
 
-template <class V, std::size_t MaxRows>
+// WidenRows: rows per bf16-widening tile (its two weight vectors per pair
+// need registers the fp32 tile gives to accumulators).
+template <class V, std::size_t MaxRows, std::size_t WidenRows>
 constexpr KernelTable make_table(const char* name) {
-  return KernelTable{name,          MaxRows,        &gemm_panel<V, MaxRows>,
-                     &attention<V>, &layer_norm<V>, &gelu_inplace<V>};
+  return KernelTable{
+      name,           MaxRows,          &gemm_panel<V, MaxRows>,         &attention<V>,
+      &layer_norm<V>, &gelu_inplace<V>, &gemm_panel_widen<V, WidenRows>, "widen"};
 }
 
 }  // namespace akidb::embed::native::KERNEL_NS

@@ -6,6 +6,7 @@
 
 #include "akidb/embed/error.hpp"
 #include "bert_encoder.hpp"
+#include "cached_weights.hpp"
 #include "cpu_dispatch.hpp"
 
 namespace akidb::embed {
@@ -20,10 +21,24 @@ std::string isa_choice(const NativeEngineOptions& options) {
   return env ? env : "auto";
 }
 
-BertEncoder load_encoder(const std::filesystem::path& dir) {
-  auto config = native::load_bert_config(dir / "config.json");
-  auto weights = native::load_bert_weights(dir / "model.safetensors", config);
-  return BertEncoder(config, std::move(weights));
+bool cache_enabled(const NativeEngineOptions& options) {
+  std::string mode = options.cache;
+  if (mode.empty()) {
+    const char* env = std::getenv("AKIDB_NATIVE_CACHE");
+    mode = env && *env ? env : "on";
+  }
+  if (mode == "on") return true;
+  if (mode == "off") return false;
+  throw invalid_request("native engine: cache must be on or off, not '" + mode + "'");
+}
+
+BertEncoder load_encoder(const NativeEngineOptions& options, std::string& cache_state) {
+  const auto format = native::parse_weight_format(options.variant);
+  const bool cache = cache_enabled(options);
+  auto config = native::load_bert_config(options.model_dir / "config.json");
+  auto loaded = native::load_weights(options.model_dir, config, format, cache);
+  cache_state = std::move(loaded.cache);
+  return BertEncoder(config, std::move(loaded.weights));
 }
 
 void check_batch(const SequenceBatch& batch, const native::BertConfig& c,
@@ -56,11 +71,13 @@ void check_batch(const SequenceBatch& batch, const native::BertConfig& c,
 struct NativeEngine::Impl {
   explicit Impl(const NativeEngineOptions& options)
       : kernels(native::select_kernels(native::parse_isa(isa_choice(options)))),
-        encoder(load_encoder(options.model_dir)),
+        encoder(load_encoder(options, cache_state)),
         pool(options.threads) {
     caps.name = "native";
     caps.device = "cpu";
     caps.execution_provider = std::string("native-") + kernels.name;
+    if (native::parse_weight_format(options.variant) == native::WeightFormat::Bf16)
+      caps.execution_provider += std::string("-bf16-") + kernels.bf16_method;
     caps.hidden_size = encoder.config().hidden_size;
     caps.max_batch_tokens = options.max_batch_tokens;
     caps.padded = false;
@@ -68,6 +85,7 @@ struct NativeEngine::Impl {
   }
 
   const native::KernelTable& kernels;
+  std::string cache_state;
   BertEncoder encoder;
   native::ThreadPool pool;
   EngineCapabilities caps;
@@ -81,6 +99,8 @@ NativeEngine::~NativeEngine() = default;
 const EngineCapabilities& NativeEngine::capabilities() const noexcept { return impl_->caps; }
 
 std::string NativeEngine::isa() const { return impl_->kernels.name; }
+
+std::string NativeEngine::cache_state() const { return impl_->cache_state; }
 
 void NativeEngine::run(const SequenceBatch& batch, std::span<float> hidden) {
   check_batch(batch, impl_->encoder.config(), hidden.size());

@@ -12,26 +12,11 @@ std::size_t chunk_rows(std::size_t k, std::size_t tile_rows) {
   return std::max(tile_rows, rows / tile_rows * tile_rows);
 }
 
-}  // namespace
-
-void gemm(const Compute& cx, const PackedMatrix& w, const float* a, std::size_t lda, std::size_t m,
-          float* c, std::size_t ldc, Epilogue epilogue, const float* residual, std::size_t ldr) {
-  GemmArgs g;
-  g.a = a;
-  g.lda = lda;
-  g.packed_b = w.data();
-  g.bias = w.bias();
-  g.residual = residual;
-  g.ldr = ldr;
-  g.c = c;
-  g.ldc = ldc;
-  g.n = w.n();
-  g.k = w.k();
-  g.epilogue = epilogue;
-  const std::size_t rows = chunk_rows(w.k(), cx.kernels.max_rows);
+// Splits C into (chunk of rows, panel) tasks over the pool.
+void run_gemm(const Compute& cx, const GemmArgs& g, std::size_t m, std::size_t panels,
+              void (*kernel)(const GemmArgs&, std::size_t, std::size_t, std::size_t)) {
+  const std::size_t rows = chunk_rows(g.k, cx.kernels.max_rows);
   const std::size_t chunks = (m + rows - 1) / rows;
-  const std::size_t panels = w.panels();
-  auto* const kernel = cx.kernels.gemm_panel;
   // Chunk-major task order: a thread's share walks the panels of one chunk.
   parallel_for(cx.pool, chunks * panels, [&](std::size_t begin, std::size_t end) {
     for (std::size_t task = begin; task < end; ++task) {
@@ -40,6 +25,46 @@ void gemm(const Compute& cx, const PackedMatrix& w, const float* a, std::size_t 
       kernel(g, m0, std::min(m, m0 + rows), task % panels);
     }
   });
+}
+
+GemmArgs gemm_args(const float* a, std::size_t lda, float* c, std::size_t ldc, std::size_t n,
+                   std::size_t k, Epilogue epilogue, const float* residual, std::size_t ldr) {
+  GemmArgs g;
+  g.a = a;
+  g.lda = lda;
+  g.residual = residual;
+  g.ldr = ldr;
+  g.c = c;
+  g.ldc = ldc;
+  g.n = n;
+  g.k = k;
+  g.epilogue = epilogue;
+  return g;
+}
+
+}  // namespace
+
+void gemm(const Compute& cx, const PackedMatrix& w, const float* a, std::size_t lda, std::size_t m,
+          float* c, std::size_t ldc, Epilogue epilogue, const float* residual, std::size_t ldr) {
+  GemmArgs g = gemm_args(a, lda, c, ldc, w.n(), w.k(), epilogue, residual, ldr);
+  g.packed_b = w.data();
+  g.bias = w.bias();
+  run_gemm(cx, g, m, w.panels(), cx.kernels.gemm_panel);
+}
+
+void gemm(const Compute& cx, const PackedMatrixBf16& w, const float* a, std::size_t lda,
+          std::size_t m, float* c, std::size_t ldc, Epilogue epilogue, const float* residual,
+          std::size_t ldr) {
+  GemmArgs g = gemm_args(a, lda, c, ldc, w.n(), w.k(), epilogue, residual, ldr);
+  g.packed_pairs = w.data();
+  g.bias = w.bias();
+  run_gemm(cx, g, m, w.panels(), cx.kernels.gemm_panel_bf16);
+}
+
+void gemm(const Compute& cx, const Linear& w, const float* a, std::size_t lda, std::size_t m,
+          float* c, std::size_t ldc, Epilogue epilogue, const float* residual, std::size_t ldr) {
+  std::visit(
+      [&](const auto& matrix) { gemm(cx, matrix, a, lda, m, c, ldc, epilogue, residual, ldr); }, w);
 }
 
 void attention(const Compute& cx, const AttentionArgs& args, std::size_t heads,

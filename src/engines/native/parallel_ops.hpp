@@ -6,8 +6,10 @@
 #include <cstdint>
 #include <span>
 
+#include "bert_weights.hpp"
 #include "kernels.hpp"
 #include "packed_matrix.hpp"
+#include "packed_matrix_bf16.hpp"
 #include "thread_pool.hpp"
 
 namespace akidb::embed::native {
@@ -20,6 +22,14 @@ struct Compute {
 // C[m, w.n()] = A[m, w.k()] * W^T + bias, with the epilogue (residual: [m, n]
 // with leading dimension ldr).
 void gemm(const Compute& cx, const PackedMatrix& w, const float* a, std::size_t lda, std::size_t m,
+          float* c, std::size_t ldc, Epilogue epilogue, const float* residual = nullptr,
+          std::size_t ldr = 0);
+// The same with bf16 weights (KernelTable::gemm_panel_bf16).
+void gemm(const Compute& cx, const PackedMatrixBf16& w, const float* a, std::size_t lda,
+          std::size_t m, float* c, std::size_t ldc, Epilogue epilogue,
+          const float* residual = nullptr, std::size_t ldr = 0);
+// Whichever format the layer has.
+void gemm(const Compute& cx, const Linear& w, const float* a, std::size_t lda, std::size_t m,
           float* c, std::size_t ldc, Epilogue epilogue, const float* residual = nullptr,
           std::size_t ldr = 0);
 

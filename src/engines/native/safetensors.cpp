@@ -1,10 +1,6 @@
 #include "safetensors.hpp"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
+#include <cstdint>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -51,43 +47,26 @@ TensorInfo parse_tensor(const std::string& file, const std::string& name, const 
 
 }  // namespace
 
-SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : file_(path.string()) {
-  const int fd = ::open(file_.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw model_error(file_, "cannot open (" + std::string(std::strerror(errno)) + ")");
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || st.st_size < 8) {
-    ::close(fd);
-    throw model_error(file_, "truncated: shorter than the 8-byte header length");
-  }
-  size_ = static_cast<std::size_t>(st.st_size);
-  void* map = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  if (map == MAP_FAILED) throw model_error(file_, "cannot mmap");
-  map_ = static_cast<const std::byte*>(map);
-  try {
-    parse_header();
-  } catch (...) {
-    ::munmap(const_cast<std::byte*>(map_), size_);
-    throw;
-  }
-}
-
-SafetensorsFile::~SafetensorsFile() {
-  if (map_) ::munmap(const_cast<std::byte*>(map_), size_);
+SafetensorsFile::SafetensorsFile(const std::filesystem::path& path)
+    : file_(path.string()), map_(std::make_shared<const MappedFile>(path)) {
+  base_ = map_->bytes().data();
+  size_ = map_->bytes().size();
+  if (size_ < 8) throw model_error(file_, "truncated: shorter than the 8-byte header length");
+  parse_header();
 }
 
 void SafetensorsFile::parse_header() {
   std::uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i)
-    header_len = (header_len << 8) | std::to_integer<std::uint64_t>(map_[i]);
+    header_len = (header_len << 8) | std::to_integer<std::uint64_t>(base_[i]);
   if (header_len > size_ - 8)
     throw model_error(
         file_, "truncated: header length " + std::to_string(header_len) + " exceeds the file");
   data_offset_ = 8 + static_cast<std::size_t>(header_len);
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(reinterpret_cast<const char*>(map_ + 8),
-                                   reinterpret_cast<const char*>(map_ + data_offset_));
+    header = nlohmann::json::parse(reinterpret_cast<const char*>(base_ + 8),
+                                   reinterpret_cast<const char*>(base_ + data_offset_));
   } catch (const nlohmann::json::exception& e) {
     throw model_error(file_, std::string("header is not valid JSON (") + e.what() + ")");
   }
@@ -102,8 +81,8 @@ void SafetensorsFile::parse_header() {
   }
 }
 
-std::vector<float> SafetensorsFile::read_f32(const std::string& name,
-                                             const std::vector<std::size_t>& shape) const {
+const TensorInfo& SafetensorsFile::checked_f32(const std::string& name,
+                                               const std::vector<std::size_t>& shape) const {
   const auto it = tensors_.find(name);
   if (it == tensors_.end()) throw model_error(file_, "missing tensor " + name);
   const TensorInfo& t = it->second;
@@ -112,9 +91,29 @@ std::vector<float> SafetensorsFile::read_f32(const std::string& name,
   if (t.shape != shape)
     throw model_error(file_, "tensor " + name + ": shape " + shape_string(t.shape) + ", expected " +
                                  shape_string(shape));
+  return t;
+}
+
+std::vector<float> SafetensorsFile::read_f32(const std::string& name,
+                                             const std::vector<std::size_t>& shape) const {
+  const TensorInfo& t = checked_f32(name, shape);
   std::vector<float> out((t.end - t.begin) / sizeof(float));
-  std::memcpy(out.data(), map_ + data_offset_ + t.begin, t.end - t.begin);
+  std::memcpy(out.data(), base_ + data_offset_ + t.begin, t.end - t.begin);
   return out;
+}
+
+std::span<const float> SafetensorsFile::view_f32(const std::string& name,
+                                                 const std::vector<std::size_t>& shape) const {
+  const TensorInfo& t = checked_f32(name, shape);
+  const std::byte* p = base_ + data_offset_ + t.begin;
+  if (reinterpret_cast<std::uintptr_t>(p) % alignof(float) != 0) return {};
+  return {reinterpret_cast<const float*>(p), (t.end - t.begin) / sizeof(float)};
+}
+
+void SafetensorsFile::release(const std::string& name) const noexcept {
+  const auto it = tensors_.find(name);
+  if (it != tensors_.end())
+    map_->release(data_offset_ + it->second.begin, it->second.end - it->second.begin);
 }
 
 }  // namespace akidb::embed::native

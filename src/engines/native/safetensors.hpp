@@ -7,8 +7,12 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
+#include <span>
 #include <string>
 #include <vector>
+
+#include "mapped_file.hpp"
 
 namespace akidb::embed::native {
 
@@ -22,9 +26,6 @@ struct TensorInfo {
 class SafetensorsFile {
  public:
   explicit SafetensorsFile(const std::filesystem::path& path);
-  ~SafetensorsFile();
-  SafetensorsFile(const SafetensorsFile&) = delete;
-  SafetensorsFile& operator=(const SafetensorsFile&) = delete;
 
   bool contains(const std::string& name) const { return tensors_.count(name) != 0; }
   const std::map<std::string, TensorInfo>& tensors() const noexcept { return tensors_; }
@@ -32,11 +33,21 @@ class SafetensorsFile {
   // The F32 tensor `name`, checked against `shape`, copied out (the mapping
   // need not be aligned).
   std::vector<float> read_f32(const std::string& name, const std::vector<std::size_t>& shape) const;
+  // The same tensor in place, in the mapping (valid while mapping() lives);
+  // empty when its data is not 4-byte aligned (then use read_f32).
+  std::span<const float> view_f32(const std::string& name,
+                                  const std::vector<std::size_t>& shape) const;
+  // Drops the tensor's pages from the process's RSS (MappedFile::release).
+  void release(const std::string& name) const noexcept;
+  const std::shared_ptr<const MappedFile>& mapping() const noexcept { return map_; }
 
  private:
   void parse_header();
+  const TensorInfo& checked_f32(const std::string& name,
+                                const std::vector<std::size_t>& shape) const;
   std::string file_;
-  const std::byte* map_ = nullptr;
+  std::shared_ptr<const MappedFile> map_;
+  const std::byte* base_ = nullptr;
   std::size_t size_ = 0;
   std::size_t data_offset_ = 0;
   std::map<std::string, TensorInfo> tensors_;
