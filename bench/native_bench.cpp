@@ -4,6 +4,11 @@
 // mean pooling and L2 normalization, like OnnxProvider::embed_batch.
 //
 //   akidb-native-bench --model DIR --stsb stsb-en-test.csv [--threads 2]
+//                      [--variant bf16] [--baseline native-fp32]
+//
+// --variant picks the native engine's variant; --baseline native-fp32 puts
+// the native fp32 engine on the right-hand side instead of ORT (the bf16
+// variant against fp32 in one run).
 //
 // DIR must hold model.safetensors + config.json (native) and model.opt.onnx
 // (ORT), i.e. a directory written by the current prepare_model.
@@ -13,6 +18,8 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -161,10 +168,13 @@ std::string text_of_tokens(const Tokenizer& tok, const std::vector<std::string>&
   return pool.front();
 }
 
+// Embeds texts[begin, end).
+using EmbedFn = std::function<void(const std::vector<std::string>&, std::size_t, std::size_t)>;
+
 struct Engines {
   const Tokenizer& tokenizer;
   NativeEmbedder& native;
-  OnnxProvider& ort;
+  EmbedFn baseline;  // ORT, or the native fp32 engine
 };
 
 void report_latency(const Engines& e, const std::vector<std::string>& texts, int iterations) {
@@ -173,13 +183,12 @@ void report_latency(const Engines& e, const std::vector<std::string>& texts, int
   const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
       {"13 tokens", {text_of_tokens(e.tokenizer, texts, 13)}}, {"256 tokens", {long_text}}};
   std::printf(
-      "\nlatency, batch 1 (ms)   native P50    P95  cpuP50 |    ORT P50    P95  cpuP50 |"
-      " ratio ORT/native: P95 cpuP50\n");
+      "\nlatency, batch 1 (ms)   native P50    P95  cpuP50 |   base P50    P95  cpuP50 |"
+      " ratio base/native: P95 cpuP50\n");
   for (const auto& [name, one] : cases) {
     const int iters = name == "13 tokens" ? iterations : std::max(20, iterations / 4);
-    const auto req = EmbedRequest::from_texts(one);
     const auto n = latency([&] { e.native.embed(one, 0, 1); }, iters);
-    const auto o = latency([&] { e.ort.embed_batch(req); }, iters);
+    const auto o = latency([&] { e.baseline(one, 0, 1); }, iters);
     std::printf("%-20s %10.3f %6.3f %7.3f | %10.3f %6.3f %7.3f | %5.2fx %5.2fx\n", name.c_str(),
                 n.p50, n.p95, n.cpu_p50, o.p50, o.p95, o.cpu_p50, o.p95 / n.p95,
                 o.cpu_p50 / n.cpu_p50);
@@ -208,18 +217,13 @@ void report_throughput(const Engines& e, const std::vector<std::string>& texts, 
   for (const auto& t : texts) lengths.push_back(e.tokenizer.encode(t).ids.size());
   const double work = gflop(lengths) / double(texts.size());  // per sentence
   std::printf("\nthroughput, %zu STS-B sentences\n%-10s %9s %8s %6s %9s | %9s %9s | %s\n",
-              texts.size(), "", "native/s", "GFLOP/s", "%peak", "/cpu-s", "ORT/s", "/cpu-s",
-              "ratio native/ORT: wall cpu | native GFLOP/cpu-s (%)");
+              texts.size(), "", "native/s", "GFLOP/s", "%peak", "/cpu-s", "base/s", "/cpu-s",
+              "ratio native/base: wall cpu | native GFLOP/cpu-s (%)");
   for (const std::size_t batch : {1u, 8u, 32u, 128u}) {
     const Rate n = throughput(
         [&](std::size_t b, std::size_t end) { e.native.embed(texts, b, end); }, texts, batch);
-    const Rate o = throughput(
-        [&](std::size_t b, std::size_t end) {
-          e.ort.embed_batch(
-              EmbedRequest::from_texts({texts.begin() + static_cast<std::ptrdiff_t>(b),
-                                        texts.begin() + static_cast<std::ptrdiff_t>(end)}));
-        },
-        texts, batch);
+    const Rate o = throughput([&](std::size_t b, std::size_t end) { e.baseline(texts, b, end); },
+                              texts, batch);
     std::printf(
         "batch %-4zu %9.0f %8.1f %5.0f%% %9.0f | %9.0f %9.0f | %5.2fx %5.2fx | %6.1f (%3.0f%%)\n",
         batch, n.wall, n.wall * work, 100.0 * n.wall * work / peak.wall, n.cpu, o.wall, o.cpu,
@@ -235,6 +239,7 @@ int main(int argc, char** argv) {
   std::size_t threads = 2, sentences = 1024, max_tokens = NativeEngineOptions{}.max_batch_tokens;
   int iterations = 200;
   bool skip_latency = false;
+  std::string variant = "fp32", baseline = "ort";
   app.add_option("--model", model, "model dir (safetensors + config.json + model.opt.onnx)")
       ->required();
   app.add_option("--stsb", stsb, "stsb-en-test.csv")->required();
@@ -244,6 +249,9 @@ int main(int argc, char** argv) {
                  "native tokens per run() (the pipeline's split)");
   app.add_option("--iterations", iterations, "latency samples (256 tokens: a quarter)");
   app.add_flag("--skip-latency", skip_latency, "throughput only");
+  app.add_option("--variant", variant, "the native engine's variant: fp32 or bf16");
+  app.add_option("--baseline", baseline, "right-hand side: ort (variant opt) or native-fp32")
+      ->check(CLI::IsMember({"ort", "native-fp32"}));
   CLI11_PARSE(app, argc, argv);
   try {
     auto texts = cli::unique_sentences(cli::load_sts(stsb));
@@ -253,18 +261,37 @@ int main(int argc, char** argv) {
     nopt.model_dir = model;
     nopt.threads = threads;
     nopt.max_batch_tokens = max_tokens;
+    nopt.variant = "fp32";
+    std::unique_ptr<NativeEngine> fp32_engine;
+    std::unique_ptr<NativeEmbedder> fp32;
+    std::unique_ptr<OnnxProvider> ort;
+    EmbedFn base;
+    if (baseline == "native-fp32") {
+      fp32_engine = std::make_unique<NativeEngine>(nopt);
+      fp32 = std::make_unique<NativeEmbedder>(*fp32_engine, tokenizer);
+      base = [&](const std::vector<std::string>& t, std::size_t b, std::size_t end) {
+        fp32->embed(t, b, end);
+      };
+    } else {
+      OnnxProviderOptions oopt;
+      oopt.model_dir = model;
+      oopt.variant = "opt";
+      oopt.intra_op_threads = static_cast<int>(threads);
+      ort = std::make_unique<OnnxProvider>(oopt);
+      base = [&](const std::vector<std::string>& t, std::size_t b, std::size_t end) {
+        ort->embed_batch(EmbedRequest::from_texts({t.begin() + static_cast<std::ptrdiff_t>(b),
+                                                   t.begin() + static_cast<std::ptrdiff_t>(end)}));
+      };
+    }
+    nopt.variant = variant;
     NativeEngine engine(nopt);
     NativeEmbedder native(engine, tokenizer);
-    OnnxProviderOptions oopt;
-    oopt.model_dir = model;
-    oopt.variant = "opt";
-    oopt.intra_op_threads = static_cast<int>(threads);
-    OnnxProvider ort(oopt);
     std::printf(
-        "native kernels: %s, threads %zu, max %zu tokens per run; ORT variant opt, "
-        "intra-op threads %zu\n",
-        engine.isa().c_str(), threads, max_tokens, threads);
-    const Engines engines{tokenizer, native, ort};
+        "native: %s, kernels %s, threads %zu, max %zu tokens per run; baseline: %s, "
+        "threads %zu\n",
+        engine.capabilities().execution_provider.c_str(), engine.isa().c_str(), threads, max_tokens,
+        baseline == "ort" ? "ORT variant opt" : "native fp32", threads);
+    const Engines engines{tokenizer, native, base};
     if (!skip_latency) report_latency(engines, texts, iterations);
     report_throughput(engines, texts, measure_peak(threads));
   } catch (const std::exception& e) {
