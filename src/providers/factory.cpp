@@ -39,11 +39,12 @@ std::unique_ptr<EmbeddingProvider> native_provider(const ProviderOptions& o) {
                           "' is an ONNX Runtime graph (use --engine onnx)");
   }
   auto model = LoadedModel::load(o.model_dir, "fp32");
+  model.variant = o.variant.empty() ? "fp32" : o.variant;  // what info and /info report
   NativeEngineOptions engine;
   engine.model_dir = o.model_dir;
   engine.threads = static_cast<std::size_t>(o.threads);
   engine.isa = o.isa;
-  engine.variant = o.variant.empty() ? "fp32" : o.variant;
+  engine.variant = model.variant;
   engine.cache = o.native_cache;
   auto native = std::make_unique<NativeEngine>(std::move(engine));
   return std::make_unique<EmbeddingPipeline>(PipelineParts{std::move(model), std::move(native)},

@@ -26,6 +26,15 @@ def test_native_engine_matches_sentence_transformers_through_the_cli():
     assert np.abs(got - ref).max() <= 1e-4
 
 
+def test_native_bf16_variant_through_the_cli():
+    texts, ref = golden()
+    got = np.array(embed_texts(texts, "--engine", "native", "--variant", "bf16"), dtype=np.float32)
+    cos = np.sum(got * ref, axis=1) / np.linalg.norm(got, axis=1) / np.linalg.norm(ref, axis=1)
+    assert cos.mean() >= 0.9999 and cos.min() >= 0.999, f"mean {cos.mean():.7f}, worst {cos.min():.7f}"
+    info = json.loads(run_cli("info", "--model", str(MODEL_DIR), "--engine", "native", "--variant", "bf16").stdout)
+    assert info["variant"] == "bf16" and "-bf16-" in info["execution_provider"]
+
+
 def test_server_on_the_native_engine(start_server):
     texts, ref = golden(24)
     s = start_server("--engine", "native")
