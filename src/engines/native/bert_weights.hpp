@@ -8,13 +8,11 @@
 #include <filesystem>
 #include <memory>
 #include <string_view>
-#include <variant>
 #include <vector>
 
 #include "bert_config.hpp"
+#include "linear.hpp"
 #include "mapped_file.hpp"
-#include "packed_matrix.hpp"
-#include "packed_matrix_bf16.hpp"
 #include "weight_array.hpp"
 
 namespace akidb::embed::native {
@@ -25,9 +23,6 @@ enum class WeightFormat { Fp32, Bf16 };
 // "fp32" or "bf16"; anything else throws Error(InvalidInput).
 WeightFormat parse_weight_format(std::string_view name);
 const char* weight_format_name(WeightFormat format) noexcept;
-
-// One linear layer, in the variant's packed format.
-using Linear = std::variant<PackedMatrix, PackedMatrixBf16>;
 
 struct LayerNormWeights {
   WeightArray<float> gamma;

@@ -6,10 +6,8 @@
 #include <cstdint>
 #include <span>
 
-#include "bert_weights.hpp"
 #include "kernels.hpp"
-#include "packed_matrix.hpp"
-#include "packed_matrix_bf16.hpp"
+#include "linear.hpp"
 #include "thread_pool.hpp"
 
 namespace akidb::embed::native {
