@@ -92,7 +92,7 @@ struct V256 {
 }  // namespace avx2
 
 const KernelTable& avx2_kernels() noexcept {
-  static constexpr KernelTable table = avx2::make_table<avx2::V256, 3, 2>("avx2");
+  static constexpr KernelTable table = avx2::make_table<avx2::V256, 3, 3>("avx2");
   return table;
 }
 

@@ -143,13 +143,34 @@ void micro_tile_widen(const GemmArgs& g, std::size_t m0, std::size_t panel) {
   const float* a = g.a + m0 * g.lda;
   const std::size_t full = g.k / 2;  // pairs with both halves inside k
   for (std::size_t kp = 0; kp < full; ++kp, b += kPanelWidth) {
+    if constexpr (nv <= 2) {
+      // AVX-512: the panel's widened weights fit in registers beside the
+      // accumulators, so two broadcasts per row feed 2 * nv FMAs.
+      typename V::T even[nv], odd[nv];
 #pragma GCC unroll 8
-    for (std::size_t v = 0; v < nv; ++v) {
-      const auto even = V::widen_low(b + v * V::W), odd = V::widen_high(b + v * V::W);
+      for (std::size_t v = 0; v < nv; ++v) {
+        even[v] = V::widen_low(b + v * V::W);
+        odd[v] = V::widen_high(b + v * V::W);
+      }
 #pragma GCC unroll 16
       for (std::size_t r = 0; r < R; ++r) {
-        acc[r][v] = V::fma(V::set1(a[r * g.lda + 2 * kp]), even, acc[r][v]);
-        acc[r][v] = V::fma(V::set1(a[r * g.lda + 2 * kp + 1]), odd, acc[r][v]);
+        const auto ae = V::set1(a[r * g.lda + 2 * kp]), ao = V::set1(a[r * g.lda + 2 * kp + 1]);
+#pragma GCC unroll 8
+        for (std::size_t v = 0; v < nv; ++v) {
+          acc[r][v] = V::fma(ae, even[v], acc[r][v]);
+          acc[r][v] = V::fma(ao, odd[v], acc[r][v]);
+        }
+      }
+    } else {
+      // AVX2 (16 registers): one vector of weights at a time.
+#pragma GCC unroll 8
+      for (std::size_t v = 0; v < nv; ++v) {
+        const auto even = V::widen_low(b + v * V::W), odd = V::widen_high(b + v * V::W);
+#pragma GCC unroll 16
+        for (std::size_t r = 0; r < R; ++r) {
+          acc[r][v] = V::fma(V::set1(a[r * g.lda + 2 * kp]), even, acc[r][v]);
+          acc[r][v] = V::fma(V::set1(a[r * g.lda + 2 * kp + 1]), odd, acc[r][v]);
+        }
       }
     }
   }
