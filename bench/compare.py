@@ -175,7 +175,7 @@ def corpus_numbers(args) -> None:
     peers = [optional_backend(EmbedderBackend, args.model, args.threads, args.variant, engine)
              for engine in args.corpus_engines]
     peers += [optional_backend(FastEmbedBackend, args.model, args.threads, args.variant),
-             optional_backend(StBackend, args.threads)]
+             optional_backend(StBackend, args.threads, source_folder(args.model))]
     embeds = {}
     for peer in (p for p in peers if p is not None):
         if isinstance(peer, StBackend):  # sentence-transformers: its own batching and length sort
