@@ -52,3 +52,27 @@ def test_unknown_engine_is_refused_with_the_list():
     proc = run_cli("info", "--engine", "tpu", check=False)
     assert proc.returncode != 0
     assert "tpu" in proc.stderr.decode() and "native" in proc.stderr.decode()
+
+
+def info_of(*args: str, model_dir=MODEL_DIR) -> dict:
+    return json.loads(run_cli("info", "--model", str(model_dir), *args).stdout)
+
+
+def test_auto_engine_runs_native_where_the_model_has_its_files():
+    info = info_of()
+    assert (info["engine"], info["variant"], info["device"]) == ("native", "fp32", "cpu")
+    # An ONNX Runtime graph asked for by name goes to ONNX Runtime.
+    info = info_of("--variant", "opt")
+    assert (info["engine"], info["variant"]) == ("onnx", "opt")
+
+
+def test_auto_engine_takes_onnx_runtime_for_a_model_without_native_files(tmp_path):
+    for f in MODEL_DIR.iterdir():
+        (tmp_path / f.name).symlink_to(f)
+    manifest = json.loads((MODEL_DIR / "akidb.json").read_text())
+    manifest["engines"] = ["onnx"]
+    (tmp_path / "akidb.json").unlink()
+    (tmp_path / "akidb.json").write_text(json.dumps(manifest))
+    info = info_of(model_dir=tmp_path)
+    assert (info["engine"], info["execution_provider"]) == ("onnx", "CPUExecutionProvider")
+
