@@ -164,3 +164,12 @@ def test_a_bad_models_file_is_refused_naming_the_field(tmp_path):
     f.write_text(json.dumps({"models": [{"path": str(MODEL_DIR), "max_queue": -1}]}))
     proc = run_cli("serve", "--port", "0", "--models-file", str(f), check=False)
     assert f"{f}: models[0].max_queue: must be a non-negative integer, not -1" in proc.stderr.decode()
+
+
+def test_name_equals_dir_serves_one_folder_under_a_second_name(start_server):
+    s = start_server("--model", f"mini2={MODEL_DIR}")
+    assert [m["id"] for m in requests.get(s.url + "/v1/models", timeout=5).json()["data"]] == [DEFAULT, "mini2"]
+    r = openai(s.url, {"input": TEXTS[0], "model": "mini2"})
+    assert r.status_code == 200 and r.json()["model"] == "mini2"
+    proc = run_cli("serve", "--port", "0", "--model", f"={MODEL_DIR}", check=False)
+    assert proc.returncode == 1 and "write DIR or NAME=DIR (both non-empty)" in proc.stderr.decode()
