@@ -34,13 +34,18 @@ PythonBridgeOptions python_options(const ProviderOptions& o) {
 
 // The pipeline over the native C++ encoder (model.safetensors + config.json).
 std::unique_ptr<EmbeddingProvider> native_provider(const ProviderOptions& o) {
-  if (!o.variant.empty() && o.variant != "fp32") {
-    throw invalid_request("the native engine runs fp32 only; variant '" + o.variant +
+  const bool int8 = o.variant == "int8";
+  if (!o.variant.empty() && o.variant != "fp32" && !int8) {
+    throw invalid_request("the native engine runs fp32 or int8; variant '" + o.variant +
                           "' is an ONNX Runtime graph (use --engine onnx)");
   }
+  // The manifest's fp32 entry stands for model.safetensors + config.json; the
+  // int8 weights are quantized from them at load (no ONNX file involved).
   auto model = LoadedModel::load(o.model_dir, "fp32");
+  if (int8) model.variant = "int8";
   NativeEngineOptions engine;
   engine.model_dir = o.model_dir;
+  engine.variant = int8 ? "int8" : "fp32";
   engine.threads = static_cast<std::size_t>(o.threads);
   engine.isa = o.isa;
   auto native = std::make_unique<NativeEngine>(std::move(engine));
