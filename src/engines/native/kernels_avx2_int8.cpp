@@ -23,8 +23,11 @@ struct Avx2Int8 {
   template <std::size_t R>
   static void tile(const GemmInt8Args& g, std::size_t m0, std::size_t panel) {
     constexpr std::size_t nv = kPanelWidth / 8;
+    // Every loop over R and nv fully unrolled: the accumulators live in registers.
     __m256i acc[R][nv];
+#pragma GCC unroll 4
     for (std::size_t r = 0; r < R; ++r)
+#pragma GCC unroll 4
       for (std::size_t v = 0; v < nv; ++v) acc[r][v] = _mm256_setzero_si256();
     const __m256i ones = _mm256_set1_epi16(1);
     const std::size_t groups = int8_padded_k(g.out.k) / kInt8Group;
@@ -32,6 +35,7 @@ struct Avx2Int8 {
     const std::uint8_t* a = g.a + m0 * g.lda;
     for (std::size_t kg = 0; kg < groups; ++kg, b += kInt8Group * kPanelWidth) {
       __m256i bv[nv];
+#pragma GCC unroll 4
       for (std::size_t v = 0; v < nv; ++v)
         bv[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(b + 32 * v));
 #pragma GCC unroll 4
@@ -46,9 +50,18 @@ struct Avx2Int8 {
         }
       }
     }
+    // To memory before the epilogue's calls (see kernels_vnni.cpp).
+    alignas(32) std::int32_t out[R][kPanelWidth];
+#pragma GCC unroll 4
+    for (std::size_t r = 0; r < R; ++r)
+#pragma GCC unroll 4
+      for (std::size_t v = 0; v < nv; ++v)
+        _mm256_store_si256(reinterpret_cast<__m256i*>(out[r] + 8 * v), acc[r][v]);
     for (std::size_t r = 0; r < R; ++r) {
       __m256 f[nv];
-      for (std::size_t v = 0; v < nv; ++v) f[v] = _mm256_cvtepi32_ps(acc[r][v]);
+      for (std::size_t v = 0; v < nv; ++v)
+        f[v] =
+            _mm256_cvtepi32_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(out[r] + 8 * v)));
       finish_row<V256>(g, m0 + r, panel, f);
     }
   }
