@@ -114,7 +114,7 @@ class EmbedderBackend:
 
         if engine != "onnx":  # one row per engine in --corpus (--corpus-engines)
             self.name = f"akidb_embed.Embedder (engine {engine})"
-        # The native engine has one variant (fp32): it takes none.
+        # The native engine runs its default, fp32, here (its int8: bench/devices.py, akidb-native-bench --int8).
         self.embedder = akidb_embed.Embedder(model_dir, engine=engine,
                                              variant=variant if engine == "onnx" else None, threads=threads)
 
