@@ -301,6 +301,7 @@ TEST(NativeInt8Engine, BatchInvariantExactly) {
   for (int i = 0; i < 400; ++i) longest += "word" + std::to_string(i % 7) + " ";
   std::vector<Encoding> items(golden().encodings.begin(), golden().encodings.begin() + 23);
   items.insert(items.begin() + 5, tokenizer.encode(longest));
+  ASSERT_EQ(items[5].ids.size(), 256u);
   Encoding single;
   single.ids = {tokenizer.cls_id()};
   single.type_ids = {0};
