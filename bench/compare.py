@@ -114,7 +114,8 @@ class EmbedderBackend:
 
         if engine != "auto":  # one row per engine in --corpus (--corpus-engines)
             self.name = f"akidb_embed.Embedder (engine {engine})"
-        # auto runs the native engine here (fp32, its own variant): only onnx takes --variant.
+        # auto runs the native engine here, fp32 (its int8: bench/devices.py, akidb-native-bench
+        # --int8); only onnx takes --variant.
         self.embedder = akidb_embed.Embedder(model_dir, engine=engine,
                                              variant=variant if engine == "onnx" else None, threads=threads)
 

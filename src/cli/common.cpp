@@ -11,7 +11,8 @@ void add_model_options(CLI::App& app, ModelOptions& options) {
       ->envname("AKIDB_MODEL_DIR")
       ->capture_default_str();
   app.add_option("--variant", p.variant,
-                 "model variant from the manifest: fp32, opt, int8 (default: the manifest's)")
+                 "model variant from the manifest: fp32, opt, int8 (default: the manifest's); "
+                 "the native engine runs fp32 or int8")
       ->envname("AKIDB_VARIANT")
       ->capture_default_str();
   app.add_option("--engine,--backend", p.engine,

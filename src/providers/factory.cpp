@@ -45,17 +45,24 @@ std::unique_ptr<EmbeddingProvider> guarded(devices::StartedEngine started,
 }
 
 // The variants the native engine runs from model.safetensors (no ONNX graph).
-bool native_runs(const std::string& variant) { return variant.empty() || variant == "fp32"; }
+bool native_runs(const std::string& variant) {
+  return variant.empty() || variant == "fp32" || variant == "int8";
+}
 
 // The pipeline over the native C++ encoder (model.safetensors + config.json).
 std::unique_ptr<EmbeddingProvider> native_provider(const ProviderOptions& o) {
+  const bool int8 = o.variant == "int8";
   if (!native_runs(o.variant)) {
-    throw invalid_request("the native engine runs fp32 only; variant '" + o.variant +
+    throw invalid_request("the native engine runs fp32 or int8; variant '" + o.variant +
                           "' is an ONNX Runtime graph (use --engine onnx)");
   }
+  // The manifest's fp32 entry stands for model.safetensors + config.json; the
+  // int8 weights are quantized from them at load (no ONNX file involved).
   auto model = LoadedModel::load(o.model_dir, "fp32");
+  if (int8) model.variant = "int8";
   NativeEngineOptions engine;
   engine.model_dir = o.model_dir;
+  engine.variant = int8 ? "int8" : "fp32";
   engine.threads = static_cast<std::size_t>(o.threads);
   engine.isa = o.isa;
   std::unique_ptr<InferenceEngine> native = std::make_unique<NativeEngine>(std::move(engine));

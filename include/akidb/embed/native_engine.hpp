@@ -1,6 +1,6 @@
 #pragma once
-// The native engine: a C++ BERT encoder (fp32, AVX2/AVX-512 kernels picked at
-// run time) that reads model.safetensors and config.json from a model
+// The native engine: a C++ BERT encoder (fp32 or int8, AVX2/AVX-512/VNNI
+// kernels picked at run time) that reads model.safetensors and config.json from a model
 // directory. Packed variable-length batches, no padding.
 #include <cstddef>
 #include <filesystem>
@@ -17,6 +17,10 @@ struct NativeEngineOptions {
   // "auto", "avx2" or "avx512"; empty: the AKIDB_NATIVE_ISA environment
   // variable, else "auto" (the best the CPU has).
   std::string isa;
+  // "fp32" (empty: the same) or "int8": linear layers with int8 weights (per
+  // output channel) and int8 activations (per token), VNNI where the CPU has
+  // it; batch-invariant like fp32 (docs/native-engine.md).
+  std::string variant;
   // Advertised in capabilities(): the GEMMs are most efficient at M = 64-256
   // tokens and lose ~15% at 2048 (docs/native-engine.md).
   std::size_t max_batch_tokens = 512;
@@ -25,7 +29,8 @@ struct NativeEngineOptions {
 class NativeEngine final : public InferenceEngine {
  public:
   // Throws Error(ModelError) naming the file (and tensor) for missing or bad
-  // weights or config; Error(Unavailable) when the CPU lacks AVX2 + FMA.
+  // weights or config; Error(Unavailable) when the CPU lacks AVX2 + FMA;
+  // Error(InvalidInput) for an unknown isa or variant.
   explicit NativeEngine(NativeEngineOptions options);
   ~NativeEngine() override;
 
@@ -34,7 +39,8 @@ class NativeEngine final : public InferenceEngine {
   // type id, or a sequence longer than max_position_embeddings.
   void run(const SequenceBatch& batch, std::span<float> hidden) override;
 
-  // The kernel set in use: "avx512" or "avx2".
+  // The kernel set in use: "avx512" or "avx2"; for int8, the int8 GEMMs':
+  // "avx512-vnni" or "avx2".
   std::string isa() const;
 
  private:

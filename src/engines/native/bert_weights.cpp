@@ -31,8 +31,10 @@ class Reader {
   LayerNormWeights layer_norm(const std::string& name, std::size_t n) const {
     return {buffer(name + ".weight", {n}), buffer(name + ".bias", {n})};
   }
-  PackedMatrix linear(const std::string& name, std::size_t out, std::size_t in) const {
-    return PackedMatrix(f32(name + ".weight", {out, in}), f32(name + ".bias", {out}), out, in);
+  Linear linear(const std::string& name, std::size_t out, std::size_t in,
+                WeightFormat format) const {
+    return make_linear(f32(name + ".weight", {out, in}), f32(name + ".bias", {out}), out, in,
+                       format);
   }
 
  private:
@@ -40,8 +42,8 @@ class Reader {
   std::string prefix_;
 };
 
-PackedMatrix load_qkv(const Reader& r, const std::string& base,
-                      const std::array<const char*, 3>& parts, std::size_t hidden) {
+Linear load_qkv(const Reader& r, const std::string& base, const std::array<const char*, 3>& parts,
+                std::size_t hidden, WeightFormat format) {
   std::vector<float> weight, bias;
   weight.reserve(3 * hidden * hidden);
   bias.reserve(3 * hidden);
@@ -51,7 +53,7 @@ PackedMatrix load_qkv(const Reader& r, const std::string& base,
     weight.insert(weight.end(), w.begin(), w.end());
     bias.insert(bias.end(), b.begin(), b.end());
   }
-  return PackedMatrix(weight, bias, 3 * hidden, hidden);
+  return make_linear(weight, bias, 3 * hidden, hidden, format);
 }
 
 // Attention tensor names: BERT's attention.self.{query,key,value},
@@ -71,23 +73,25 @@ constexpr AttentionNames kBertNames{"attention.self.",
 constexpr AttentionNames kMpnetNames{
     "attention.attn.", {"q", "k", "v"}, "attention.attn.o", "attention.LayerNorm"};
 
-LayerWeights load_layer(const Reader& r, const BertConfig& c, std::size_t index) {
+LayerWeights load_layer(const Reader& r, const BertConfig& c, std::size_t index,
+                        const LinearFormats& f) {
   const std::string base = "encoder.layer." + std::to_string(index) + ".";
   const std::size_t h = c.hidden_size;
   const AttentionNames& names = c.family == Family::MPNet ? kMpnetNames : kBertNames;
   LayerWeights l;
-  l.qkv = load_qkv(r, base + names.qkv_base, names.qkv, h);
-  l.attn_out = r.linear(base + names.out, h, h);
+  l.qkv = load_qkv(r, base + names.qkv_base, names.qkv, h, f.qkv);
+  l.attn_out = r.linear(base + names.out, h, h, f.attn_out);
   l.attn_ln = r.layer_norm(base + names.ln, h);
-  l.ffn_up = r.linear(base + "intermediate.dense", c.intermediate_size, h);
-  l.ffn_down = r.linear(base + "output.dense", h, c.intermediate_size);
+  l.ffn_up = r.linear(base + "intermediate.dense", c.intermediate_size, h, f.ffn_up);
+  l.ffn_down = r.linear(base + "output.dense", h, c.intermediate_size, f.ffn_down);
   l.out_ln = r.layer_norm(base + "output.LayerNorm", h);
   return l;
 }
 
 }  // namespace
 
-BertWeights load_bert_weights(const std::filesystem::path& safetensors, const BertConfig& c) {
+BertWeights load_bert_weights(const std::filesystem::path& safetensors, const BertConfig& c,
+                              const LinearFormats& formats) {
   const Reader r(safetensors);
   BertWeights w;
   const std::size_t h = c.hidden_size;
@@ -104,7 +108,7 @@ BertWeights load_bert_weights(const std::filesystem::path& safetensors, const Be
   }
   w.embedding_ln = r.layer_norm("embeddings.LayerNorm", h);
   w.layers.reserve(c.num_layers);
-  for (std::size_t i = 0; i < c.num_layers; ++i) w.layers.push_back(load_layer(r, c, i));
+  for (std::size_t i = 0; i < c.num_layers; ++i) w.layers.push_back(load_layer(r, c, i, formats));
   return w;
 }
 

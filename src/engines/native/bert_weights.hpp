@@ -8,7 +8,7 @@
 
 #include "aligned_buffer.hpp"
 #include "bert_config.hpp"
-#include "packed_matrix.hpp"
+#include "linear.hpp"
 
 namespace akidb::embed::native {
 
@@ -18,11 +18,11 @@ struct LayerNormWeights {
 };
 
 struct LayerWeights {
-  PackedMatrix qkv;       // [3 * hidden] outputs
-  PackedMatrix attn_out;  // attention.output.dense
+  Linear qkv;       // [3 * hidden] outputs
+  Linear attn_out;  // attention.output.dense
   LayerNormWeights attn_ln;
-  PackedMatrix ffn_up;    // intermediate.dense, GELU after
-  PackedMatrix ffn_down;  // output.dense
+  Linear ffn_up;    // intermediate.dense, GELU after
+  Linear ffn_down;  // output.dense
   LayerNormWeights out_ln;
 };
 
@@ -38,7 +38,8 @@ struct BertWeights {
 // Hugging Face tensor names (BertModel, XLMRobertaModel, MPNetModel) with or
 // without the "bert." / "roberta." / "mpnet." prefix. Throws Error(ModelError)
 // naming the file and tensor for a missing tensor, a wrong shape or dtype, or
-// a truncated file.
-BertWeights load_bert_weights(const std::filesystem::path& safetensors, const BertConfig& config);
+// a truncated file. `formats`: the precision each linear layer is packed in.
+BertWeights load_bert_weights(const std::filesystem::path& safetensors, const BertConfig& config,
+                              const LinearFormats& formats = {});
 
 }  // namespace akidb::embed::native

@@ -20,9 +20,23 @@ std::string isa_choice(const NativeEngineOptions& options) {
   return env ? env : "auto";
 }
 
-BertEncoder load_encoder(const std::filesystem::path& dir) {
+bool is_int8(const NativeEngineOptions& options) {
+  if (options.variant.empty() || options.variant == "fp32") return false;
+  if (options.variant == "int8") return true;
+  throw invalid_request("native engine: unknown variant '" + options.variant +
+                        "' (expected fp32 or int8)");
+}
+
+// The int8 variant quantizes all four linear layers of every encoder layer
+// (docs/native-engine.md: accuracy by layer).
+native::LinearFormats formats_of(bool int8) {
+  const auto f = int8 ? native::WeightFormat::Int8 : native::WeightFormat::Fp32;
+  return {f, f, f, f};
+}
+
+BertEncoder load_encoder(const std::filesystem::path& dir, bool int8) {
   auto config = native::load_bert_config(dir / "config.json");
-  auto weights = native::load_bert_weights(dir / "model.safetensors", config);
+  auto weights = native::load_bert_weights(dir / "model.safetensors", config, formats_of(int8));
   return BertEncoder(config, std::move(weights));
 }
 
@@ -56,18 +70,23 @@ void check_batch(const SequenceBatch& batch, const native::BertConfig& c,
 struct NativeEngine::Impl {
   explicit Impl(const NativeEngineOptions& options)
       : kernels(native::select_kernels(native::parse_isa(isa_choice(options)))),
-        encoder(load_encoder(options.model_dir)),
+        int8(is_int8(options) ? &native::select_int8_kernels(native::parse_isa(isa_choice(options)))
+                              : nullptr),
+        encoder(load_encoder(options.model_dir, int8 != nullptr)),
         pool(options.threads) {
     caps.name = "native";
     caps.device = "cpu";
-    caps.execution_provider = std::string("native-") + kernels.name;
+    caps.execution_provider = std::string("native-") + isa_name();
     caps.hidden_size = encoder.config().hidden_size;
     caps.max_batch_tokens = options.max_batch_tokens;
     caps.padded = false;
     caps.batch_invariant = true;
   }
 
+  const char* isa_name() const { return int8 ? int8->name : kernels.name; }
+
   const native::KernelTable& kernels;
+  const native::Int8KernelTable* int8;  // the int8 variant only
   BertEncoder encoder;
   native::ThreadPool pool;
   EngineCapabilities caps;
@@ -80,12 +99,12 @@ NativeEngine::~NativeEngine() = default;
 
 const EngineCapabilities& NativeEngine::capabilities() const noexcept { return impl_->caps; }
 
-std::string NativeEngine::isa() const { return impl_->kernels.name; }
+std::string NativeEngine::isa() const { return impl_->isa_name(); }
 
 void NativeEngine::run(const SequenceBatch& batch, std::span<float> hidden) {
   check_batch(batch, impl_->encoder.config(), hidden.size());
   const std::lock_guard lock(impl_->mutex);
-  const native::Compute cx{impl_->pool, impl_->kernels};
+  const native::Compute cx{impl_->pool, impl_->kernels, impl_->int8};
   impl_->encoder.forward(cx, {batch.ids, batch.type_ids, batch.offsets}, hidden);
 }
 

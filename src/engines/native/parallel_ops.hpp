@@ -7,6 +7,7 @@
 #include <span>
 
 #include "kernels.hpp"
+#include "kernels_int8.hpp"
 #include "packed_matrix.hpp"
 #include "thread_pool.hpp"
 
@@ -15,6 +16,7 @@ namespace akidb::embed::native {
 struct Compute {
   ThreadPool& pool;
   const KernelTable& kernels;
+  const Int8KernelTable* int8 = nullptr;  // the int8 variant's GEMMs
 };
 
 // C[m, w.n()] = A[m, w.k()] * W^T + bias, with the epilogue (residual: [m, n]
