@@ -109,12 +109,13 @@ class OrtPythonBackend:
 class EmbedderBackend:
     name = "akidb_embed.Embedder (Python package)"
 
-    def __init__(self, model_dir: Path, threads: int, variant: str, engine: str = "onnx"):
+    def __init__(self, model_dir: Path, threads: int, variant: str, engine: str = "auto"):
         import akidb_embed
 
-        if engine != "onnx":  # one row per engine in --corpus (--corpus-engines)
+        if engine != "auto":  # one row per engine in --corpus (--corpus-engines)
             self.name = f"akidb_embed.Embedder (engine {engine})"
-        # The native engine has one variant (fp32): it takes none.
+        # auto runs the native engine here, fp32 (its int8: bench/devices.py, akidb-native-bench
+        # --int8); only onnx takes --variant.
         self.embedder = akidb_embed.Embedder(model_dir, engine=engine,
                                              variant=variant if engine == "onnx" else None, threads=threads)
 
@@ -175,7 +176,7 @@ def corpus_numbers(args) -> None:
     peers = [optional_backend(EmbedderBackend, args.model, args.threads, args.variant, engine)
              for engine in args.corpus_engines]
     peers += [optional_backend(FastEmbedBackend, args.model, args.threads, args.variant),
-             optional_backend(StBackend, args.threads)]
+             optional_backend(StBackend, args.threads, source_folder(args.model))]
     embeds = {}
     for peer in (p for p in peers if p is not None):
         if isinstance(peer, StBackend):  # sentence-transformers: its own batching and length sort
@@ -314,8 +315,9 @@ def main() -> None:
     parser.add_argument("--corpus-batch", type=int, nargs="+", default=[32],
                         help="batch sizes for --corpus, each peer through its own API (default 32)")
     parser.add_argument("--corpus-rounds", type=int, default=1)
-    parser.add_argument("--corpus-engines", nargs="+", default=["onnx"],
-                        help="akidb_embed.Embedder rows for --corpus, one per engine (onnx, native)")
+    parser.add_argument("--corpus-engines", nargs="+", default=["auto"],
+                        help="akidb_embed.Embedder rows for --corpus, one per engine (auto: the "
+                             "default, native here; onnx; native)")
     parser.add_argument("--corpus-sts", type=Path, nargs="+",
                         help="STS-B CSV files for --corpus (default: --sts and stsb-en-dev.csv beside it: "
                              "5,385 unique sentences)")

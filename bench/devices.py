@@ -24,6 +24,8 @@ CONFIGS = {
     "onnx-fp32": ["--device", "cpu", "--variant", "fp32"],
     "openvino-fp32": ["--device", "openvino", "--variant", "fp32"],
     "native-fp32": ["--engine", "native", "--variant", "fp32"],
+    "native-int8": ["--engine", "native", "--variant", "int8"],
+    "onnx-int8": ["--device", "cpu", "--variant", "int8"],
     "cuda-opt": ["--device", "cuda", "--variant", "opt"],
     "cuda-fp32": ["--device", "cuda", "--variant", "fp32"],
     "cuda-fp16": ["--device", "cuda", "--variant", "fp16"],

@@ -63,10 +63,12 @@ def start_server(binary: str, model: str, extra: list[str]) -> tuple[subprocess.
 
 
 def metric(url: str, name: str) -> float:
-    for line in requests.get(url + "/metrics", timeout=10).text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    raise KeyError(name)
+    """The sample `name`, summed over its series (one per served model)."""
+    found = [float(line.split()[-1]) for line in requests.get(url + "/metrics", timeout=10).text.splitlines()
+             if line.startswith(name + " ") or line.startswith(name + "{")]
+    if not found:
+        raise KeyError(name)
+    return sum(found)
 
 
 def percentile(values: list[float], p: float) -> float:

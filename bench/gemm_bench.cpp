@@ -14,6 +14,8 @@
 
 #include "engines/native/cpu_dispatch.hpp"
 #include "engines/native/packed_matrix.hpp"
+#include "engines/native/packed_matrix_int8.hpp"
+#include "engines/native/parallel_int8.hpp"
 #include "engines/native/parallel_ops.hpp"
 
 #ifdef AKIDB_WITH_DNNL
@@ -61,6 +63,21 @@ double native_gflops(const KernelTable& kt, ThreadPool& pool, const Shape& s, st
   const Compute cx{pool, kt};
   const double per_s =
       rate([&] { gemm(cx, packed, a.data(), s.k, m, c.data(), s.n, Epilogue::Bias); }, seconds);
+  return per_s * 2.0 * double(m * s.n * s.k) / 1e9;
+}
+
+// The int8 variant's GEMM, activation quantization included (as the engine
+// runs it); GOP/s counted like GFLOP/s (2 per multiply-add).
+double int8_gops(const KernelTable& kt, const Int8KernelTable& it, ThreadPool& pool, const Shape& s,
+                 std::size_t m, double seconds) {
+  const auto a = random_vector(m * s.k), w = random_vector(s.n * s.k), b = random_vector(s.n);
+  const PackedMatrixInt8 packed(w, b, s.n, s.k);
+  std::vector<float> c(m * s.n);
+  Int8Workspace ws;
+  const Compute cx{pool, kt, &it};
+  const double per_s =
+      rate([&] { gemm_int8(cx, it, packed, ws, a.data(), s.k, m, c.data(), s.n, Epilogue::Bias); },
+           seconds);
   return per_s * 2.0 * double(m * s.n * s.k) / 1e9;
 }
 
@@ -117,8 +134,13 @@ int main(int argc, char** argv) {
   std::vector<const KernelTable*> tables{&select_kernels(Isa::Avx2)};
   if (std::string(select_kernels(Isa::Auto).name) == "avx512")
     tables.push_back(&select_kernels(Isa::Avx512));
-  std::printf("threads %zu; GFLOP/s\n%-20s %6s", threads, "shape", "M");
+  std::vector<const Int8KernelTable*> int8_tables{&select_int8_kernels(Isa::Avx2)};
+  if (&select_int8_kernels(Isa::Auto) != int8_tables.front())
+    int8_tables.push_back(&select_int8_kernels(Isa::Auto));
+  std::printf("threads %zu; GFLOP/s (int8: GOP/s, quantization of A included)\n%-20s %6s", threads,
+              "shape", "M");
   for (const auto* t : tables) std::printf(" %9s", t->name);
+  for (const auto* t : int8_tables) std::printf(" %6s-int8", t->name);
 #ifdef AKIDB_WITH_DNNL
   std::printf(" %9s", "onednn");
 #endif
@@ -127,6 +149,8 @@ int main(int argc, char** argv) {
     for (const std::size_t m : {1u, 13u, 64u, 256u, 2048u}) {
       std::printf("%-20s %6zu", s.name, m);
       for (const auto* t : tables) std::printf(" %9.1f", native_gflops(*t, pool, s, m, seconds));
+      for (const auto* t : int8_tables)
+        std::printf(" %11.1f", int8_gops(*tables.back(), *t, pool, s, m, seconds));
 #ifdef AKIDB_WITH_DNNL
       std::printf(" %9.1f", dnnl_gflops(s, m, seconds));
 #endif

@@ -3,13 +3,13 @@
 // text in -> normalized vectors out: the native side includes tokenization,
 // mean pooling and L2 normalization, like OnnxProvider::embed_batch.
 //
-//   akidb-native-bench --model DIR --stsb stsb-en-test.csv [--threads 2]
+//   akidb-native-bench --model DIR --stsb stsb-en-test.csv [--threads 2] [--int8]
 //                      [--variant bf16] [--baseline native-fp32]
 //
-// --variant picks the native engine's variant; --baseline native-fp32 puts
-// the native fp32 engine on the right-hand side instead of ORT (the bf16
-// variant against fp32 in one run).
-//
+// --int8 adds the native int8 variant and ORT's int8 graph to the same run.
+// --variant picks the first side's native variant (fp32, bf16, int8);
+// --baseline native-fp32 puts the native fp32 engine in ORT's place (e.g. the
+// bf16 variant against fp32 in one run).
 // DIR must hold model.safetensors + config.json (native) and model.opt.onnx
 // (ORT), i.e. a directory written by the current prepare_model.
 #include <CLI/CLI.hpp>
@@ -19,7 +19,7 @@
 #include <cstdio>
 #include <ctime>
 #include <functional>
-#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -168,30 +168,63 @@ std::string text_of_tokens(const Tokenizer& tok, const std::vector<std::string>&
   return pool.front();
 }
 
-// Embeds texts[begin, end).
-using EmbedFn = std::function<void(const std::vector<std::string>&, std::size_t, std::size_t)>;
-
-struct Engines {
-  const Tokenizer& tokenizer;
-  NativeEmbedder& native;
-  EmbedFn baseline;  // ORT, or the native fp32 engine
+// One engine as the bench drives it: embed texts [begin, end).
+struct Side {
+  std::string name;
+  std::function<void(const std::vector<std::string>&, std::size_t, std::size_t)> embed;
 };
 
-void report_latency(const Engines& e, const std::vector<std::string>& texts, int iterations) {
+// The sides in the run: the native engine (--variant) and the baseline (ORT's
+// fused graph, or native fp32) always; native int8 and ORT's int8 graph with
+// --int8. Ratios compare sides by index.
+struct Sides {
+  std::vector<Side> all;
+  static constexpr std::size_t kNative = 0, kOrt = 1, kNativeInt8 = 2, kOrtInt8 = 3;
+  bool int8() const { return all.size() > kNativeInt8; }
+};
+
+Side native_side(std::string name, NativeEmbedder& e) {
+  return {std::move(name), [&e](const std::vector<std::string>& texts, std::size_t b,
+                                std::size_t end) { e.embed(texts, b, end); }};
+}
+
+Side ort_side(std::string name, OnnxProvider& p) {
+  return {
+      std::move(name), [&p](const std::vector<std::string>& texts, std::size_t b, std::size_t end) {
+        p.embed_batch(EmbedRequest::from_texts({texts.begin() + static_cast<std::ptrdiff_t>(b),
+                                                texts.begin() + static_cast<std::ptrdiff_t>(end)}));
+      }};
+}
+
+void print_ratio(const char* label, double x) { std::printf("  %s %5.2fx", label, x); }
+
+std::string base_label(const Sides& sides) {
+  return sides.all[Sides::kOrt].name + "/" + sides.all[Sides::kNative].name;
+}
+
+void report_latency(const Tokenizer& tokenizer, const Sides& sides,
+                    const std::vector<std::string>& texts, int iterations) {
   std::string long_text;
   for (int i = 0; i < 400; ++i) long_text += "token ";
   const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
-      {"13 tokens", {text_of_tokens(e.tokenizer, texts, 13)}}, {"256 tokens", {long_text}}};
-  std::printf(
-      "\nlatency, batch 1 (ms)   native P50    P95  cpuP50 |   base P50    P95  cpuP50 |"
-      " ratio base/native: P95 cpuP50\n");
+      {"13 tokens", {text_of_tokens(tokenizer, texts, 13)}}, {"256 tokens", {long_text}}};
+  std::printf("\nlatency, batch 1 (ms): P50 / P95 / CPU P50 per side\n");
   for (const auto& [name, one] : cases) {
     const int iters = name == "13 tokens" ? iterations : std::max(20, iterations / 4);
-    const auto n = latency([&] { e.native.embed(one, 0, 1); }, iters);
-    const auto o = latency([&] { e.baseline(one, 0, 1); }, iters);
-    std::printf("%-20s %10.3f %6.3f %7.3f | %10.3f %6.3f %7.3f | %5.2fx %5.2fx\n", name.c_str(),
-                n.p50, n.p95, n.cpu_p50, o.p50, o.p95, o.cpu_p50, o.p95 / n.p95,
-                o.cpu_p50 / n.cpu_p50);
+    std::vector<Percentiles> p;
+    std::printf("%-10s", name.c_str());
+    for (const auto& side : sides.all) {
+      p.push_back(latency([&] { side.embed(one, 0, 1); }, iters));
+      std::printf(" | %s %.3f / %.3f / %.3f", side.name.c_str(), p.back().p50, p.back().p95,
+                  p.back().cpu_p50);
+    }
+    std::printf("\n%-10s P95 ratios:", "");
+    print_ratio(base_label(sides).c_str(), p[Sides::kOrt].p95 / p[Sides::kNative].p95);
+    if (sides.int8()) {
+      print_ratio("native fp32/int8", p[Sides::kNative].p95 / p[Sides::kNativeInt8].p95);
+      print_ratio("ORT int8/native int8", p[Sides::kOrtInt8].p95 / p[Sides::kNativeInt8].p95);
+    }
+    std::printf("\n");
   }
 }
 
@@ -212,22 +245,36 @@ Peak measure_peak(std::size_t threads) {
   return p;
 }
 
-void report_throughput(const Engines& e, const std::vector<std::string>& texts, const Peak& peak) {
+void report_throughput(const Tokenizer& tokenizer, const Sides& sides,
+                       const std::vector<std::string>& texts, const Peak& peak) {
   std::vector<std::size_t> lengths;
-  for (const auto& t : texts) lengths.push_back(e.tokenizer.encode(t).ids.size());
+  for (const auto& t : texts) lengths.push_back(tokenizer.encode(t).ids.size());
   const double work = gflop(lengths) / double(texts.size());  // per sentence
-  std::printf("\nthroughput, %zu STS-B sentences\n%-10s %9s %8s %6s %9s | %9s %9s | %s\n",
-              texts.size(), "", "native/s", "GFLOP/s", "%peak", "/cpu-s", "base/s", "/cpu-s",
-              "ratio native/base: wall cpu | native GFLOP/cpu-s (%)");
+  std::printf(
+      "\nthroughput, %zu STS-B sentences: sentences/s wall (per CPU-s) per side; native fp32 "
+      "GFLOP/s and %% of the FMA peak (wall, and per CPU-s)\n",
+      texts.size());
   for (const std::size_t batch : {1u, 8u, 32u, 128u}) {
-    const Rate n = throughput(
-        [&](std::size_t b, std::size_t end) { e.native.embed(texts, b, end); }, texts, batch);
-    const Rate o = throughput([&](std::size_t b, std::size_t end) { e.baseline(texts, b, end); },
-                              texts, batch);
-    std::printf(
-        "batch %-4zu %9.0f %8.1f %5.0f%% %9.0f | %9.0f %9.0f | %5.2fx %5.2fx | %6.1f (%3.0f%%)\n",
-        batch, n.wall, n.wall * work, 100.0 * n.wall * work / peak.wall, n.cpu, o.wall, o.cpu,
-        n.wall / o.wall, n.cpu / o.cpu, n.cpu * work, 100.0 * n.cpu * work / peak.cpu);
+    std::vector<Rate> r;
+    std::printf("batch %-4zu", batch);
+    for (const auto& side : sides.all) {
+      r.push_back(throughput([&](std::size_t b, std::size_t end) { side.embed(texts, b, end); },
+                             texts, batch));
+      std::printf(" | %s %6.0f (%6.0f)", side.name.c_str(), r.back().wall, r.back().cpu);
+    }
+    const Rate& n = r[Sides::kNative];
+    std::printf(" | %.1f GFLOP/s %.0f%% (%.0f%%)\n%-10s ratios wall (cpu):", n.wall * work,
+                100.0 * n.wall * work / peak.wall, 100.0 * n.cpu * work / peak.cpu, "");
+    const auto ratio = [&](const char* label, std::size_t a, std::size_t b) {
+      std::printf("  %s %5.2fx (%5.2fx)", label, r[a].wall / r[b].wall, r[a].cpu / r[b].cpu);
+    };
+    ratio((sides.all[Sides::kNative].name + "/" + sides.all[Sides::kOrt].name).c_str(),
+          Sides::kNative, Sides::kOrt);
+    if (sides.int8()) {
+      ratio("native int8/fp32", Sides::kNativeInt8, Sides::kNative);
+      ratio("native int8/ORT int8", Sides::kNativeInt8, Sides::kOrtInt8);
+    }
+    std::printf("\n");
   }
 }
 
@@ -238,7 +285,7 @@ int main(int argc, char** argv) {
   std::string model, stsb;
   std::size_t threads = 2, sentences = 1024, max_tokens = NativeEngineOptions{}.max_batch_tokens;
   int iterations = 200;
-  bool skip_latency = false;
+  bool skip_latency = false, int8 = false;
   std::string variant = "fp32", baseline = "ort";
   app.add_option("--model", model, "model dir (safetensors + config.json + model.opt.onnx)")
       ->required();
@@ -249,8 +296,10 @@ int main(int argc, char** argv) {
                  "native tokens per run() (the pipeline's split)");
   app.add_option("--iterations", iterations, "latency samples (256 tokens: a quarter)");
   app.add_flag("--skip-latency", skip_latency, "throughput only");
-  app.add_option("--variant", variant, "the native engine's variant: fp32 or bf16");
-  app.add_option("--baseline", baseline, "right-hand side: ort (variant opt) or native-fp32")
+  app.add_flag("--int8", int8,
+               "also the native int8 variant and ORT's int8 graph (model.int8.onnx)");
+  app.add_option("--variant", variant, "the first native side's variant: fp32, bf16 or int8");
+  app.add_option("--baseline", baseline, "second side: ort (variant opt) or native-fp32")
       ->check(CLI::IsMember({"ort", "native-fp32"}));
   CLI11_PARSE(app, argc, argv);
   try {
@@ -261,39 +310,46 @@ int main(int argc, char** argv) {
     nopt.model_dir = model;
     nopt.threads = threads;
     nopt.max_batch_tokens = max_tokens;
-    nopt.variant = "fp32";
-    std::unique_ptr<NativeEngine> fp32_engine;
-    std::unique_ptr<NativeEmbedder> fp32;
-    std::unique_ptr<OnnxProvider> ort;
-    EmbedFn base;
-    if (baseline == "native-fp32") {
-      fp32_engine = std::make_unique<NativeEngine>(nopt);
-      fp32 = std::make_unique<NativeEmbedder>(*fp32_engine, tokenizer);
-      base = [&](const std::vector<std::string>& t, std::size_t b, std::size_t end) {
-        fp32->embed(t, b, end);
-      };
-    } else {
-      OnnxProviderOptions oopt;
-      oopt.model_dir = model;
-      oopt.variant = "opt";
-      oopt.intra_op_threads = static_cast<int>(threads);
-      ort = std::make_unique<OnnxProvider>(oopt);
-      base = [&](const std::vector<std::string>& t, std::size_t b, std::size_t end) {
-        ort->embed_batch(EmbedRequest::from_texts({t.begin() + static_cast<std::ptrdiff_t>(b),
-                                                   t.begin() + static_cast<std::ptrdiff_t>(end)}));
-      };
-    }
     nopt.variant = variant;
     NativeEngine engine(nopt);
     NativeEmbedder native(engine, tokenizer);
+    OnnxProviderOptions oopt;
+    oopt.model_dir = model;
+    oopt.variant = "opt";
+    oopt.intra_op_threads = static_cast<int>(threads);
+    std::optional<OnnxProvider> ort;
+    std::optional<NativeEngine> engine_fp32;
+    std::optional<NativeEmbedder> native_fp32;
+    Sides sides{{native_side(variant == "fp32" ? "native" : "native-" + variant, native)}};
+    if (baseline == "native-fp32") {
+      nopt.variant = "fp32";
+      engine_fp32.emplace(nopt);
+      native_fp32.emplace(*engine_fp32, tokenizer);
+      sides.all.push_back(native_side("native-fp32", *native_fp32));
+    } else {
+      ort.emplace(oopt);
+      sides.all.push_back(ort_side("ORT", *ort));
+    }
+    std::optional<NativeEngine> engine_int8;
+    std::optional<NativeEmbedder> native_int8;
+    std::optional<OnnxProvider> ort_int8;
+    if (int8) {
+      nopt.variant = "int8";
+      engine_int8.emplace(nopt);
+      native_int8.emplace(*engine_int8, tokenizer);
+      oopt.variant = "int8";
+      ort_int8.emplace(oopt);
+      sides.all.push_back(native_side("native-int8", *native_int8));
+      sides.all.push_back(ort_side("ORT-int8", *ort_int8));
+    }
     std::printf(
-        "native: %s, kernels %s, threads %zu, max %zu tokens per run; baseline: %s, "
-        "threads %zu\n",
-        engine.capabilities().execution_provider.c_str(), engine.isa().c_str(), threads, max_tokens,
-        baseline == "ort" ? "ORT variant opt" : "native fp32", threads);
-    const Engines engines{tokenizer, native, base};
-    if (!skip_latency) report_latency(engines, texts, iterations);
-    report_throughput(engines, texts, measure_peak(threads));
+        "native: %s, kernels %s%s%s, threads %zu, max %zu tokens per run; baseline %s; ORT "
+        "intra-op threads %zu\n",
+        engine.capabilities().execution_provider.c_str(), engine.isa().c_str(),
+        int8 ? ", int8: " : "", int8 ? engine_int8->isa().c_str() : "", threads, max_tokens,
+        baseline.c_str(), threads);
+    if (!skip_latency) report_latency(tokenizer, sides, texts, iterations);
+    report_throughput(tokenizer, sides, texts, measure_peak(threads));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "akidb-native-bench: %s\n", e.what());
     return 1;

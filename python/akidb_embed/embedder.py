@@ -15,13 +15,15 @@ class Embedder:
     released while the C++ library tokenizes and runs the model.
 
     model_dir: a folder prepared by `python -m akidb_embed.prepare_model`
-    (akidb.json, model files, tokenizer.json). engine: "onnx" (in-process
-    ONNX Runtime) or "python" (the Python bridge workers). variant: a key of
+    (akidb.json, model files, tokenizer.json). engine: "auto" (the
+    native C++ encoder where the model has its files and the variant is one
+    it runs, else ONNX Runtime), "native", "onnx" (in-process ONNX Runtime)
+    or "python" (the Python bridge workers). variant: a key of
     the manifest's variants (e.g. "int8"); None: its default. threads: ONNX
     Runtime intra-op threads; 0: all cores.
     """
 
-    def __init__(self, model_dir: str | Any, engine: str = "onnx", variant: str | None = None,
+    def __init__(self, model_dir: str | Any, engine: str = "auto", variant: str | None = None,
                  threads: int = 0):
         self._native = _native.Embedder(str(model_dir), engine, variant, threads)
 

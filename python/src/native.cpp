@@ -273,7 +273,7 @@ NB_MODULE(_native, m) {
   nb::class_<Embedder>(m, "Embedder")
       .def(nb::init<const std::string&, const std::string&, const std::optional<std::string>&,
                     int>(),
-           "model_dir"_a, "engine"_a = "onnx", "variant"_a = nb::none(), "threads"_a = 0)
+           "model_dir"_a, "engine"_a = "auto", "variant"_a = nb::none(), "threads"_a = 0)
       .def("encode", &Embedder::encode, "texts"_a, "batch_size"_a = 32,
            "normalize_embeddings"_a = true, "truncate"_a = true, "truncate_dim"_a = nb::none(),
            "prompt_name"_a = nb::none(), "prompt"_a = nb::none())

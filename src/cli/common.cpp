@@ -12,12 +12,13 @@ void add_model_options(CLI::App& app, ModelOptions& options) {
       ->capture_default_str();
   app.add_option("--variant", p.variant,
                  "model variant from the manifest: fp32, opt, int8 (default: the manifest's); "
-                 "native engine: fp32 or bf16")
+                 "the native engine runs fp32, bf16 or int8")
       ->envname("AKIDB_VARIANT")
       ->capture_default_str();
   app.add_option("--engine,--backend", p.engine,
-                 "inference engine: onnx (ONNX Runtime in process), native (the C++ BERT "
-                 "encoder on model.safetensors) or python (supervised Python workers)")
+                 "inference engine: auto (the native engine on a CPU where the model has "
+                 "its files, else onnx), onnx (ONNX Runtime in process), native (the C++ "
+                 "BERT encoder on model.safetensors) or python (supervised Python workers)")
       ->envname("AKIDB_ENGINE")
       ->check(CLI::IsMember(available_engines()))
       ->capture_default_str();

@@ -9,18 +9,23 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "akidb/embed/error.hpp"
 #include "cli/common.hpp"
+#include "cli/serve_models.hpp"
 #include "server/http_server.hpp"
 
 namespace akidb::embed::cli {
 namespace {
 
 struct ServeOptions {
-  ModelOptions model;
+  ModelOptions model;               // the engine flags every model starts from
+  std::vector<std::string> models;  // --model, repeatable: DIR or NAME=DIR
+  std::string models_file;
   server::ServerOptions server;
   server::TransportOptions transport;
   long request_timeout_ms = 30000;
@@ -66,6 +71,35 @@ class SignalWatcher {
   std::jthread thread_;
 };
 
+// Loads every model once, in order (the first is the default), refusing two
+// of one public name before loading the next.
+std::vector<server::ModelAttachment> load_models(
+    const ServeOptions& options, std::vector<std::unique_ptr<EmbeddingProvider>>& providers) {
+  auto base = provider_options(options.model);
+  base.allow_spinning = !options.no_spinning;
+  const auto specs =
+      serve_models(options.models, options.models_file, base, options.server.scheduling,
+                   options.model.provider.model_dir.string());
+  std::vector<server::ModelAttachment> out;
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    const auto& spec = specs[i];
+    providers.push_back(akidb::embed::make_provider(spec.provider));
+    const auto name = spec.name.empty() ? providers.back()->model_info().model : spec.name;
+    for (std::size_t j = 0; j < names.size(); ++j) {
+      if (names[j] != name) continue;
+      throw Error(ErrorCode::ModelError,
+                  "two served models are named '" + name + "' (" + specs[j].origin + " and " +
+                      spec.origin +
+                      "); give one of them another name: --model NAME=DIR, or \"name\" in "
+                      "--models-file");
+    }
+    names.push_back(name);
+    out.push_back({providers.back().get(), spec.name, spec.scheduling});
+  }
+  return out;
+}
+
 void run_serve(ServeOptions& options) {
   auto& o = options.server;
   o.request_timeout = std::chrono::milliseconds(options.request_timeout_ms);
@@ -74,8 +108,8 @@ void run_serve(ServeOptions& options) {
   options.transport.log_format = server::parse_log_format(options.log_format);
   const server::ServerLog log(options.transport.log_format);
 
-  SignalWatcher signals;                        // before any thread starts
-  std::unique_ptr<EmbeddingProvider> provider;  // outlives the server
+  SignalWatcher signals;                                      // before any thread starts
+  std::vector<std::unique_ptr<EmbeddingProvider>> providers;  // outlive the server
   server::HttpServer http(o, options.transport);
   const int port = http.bind();
   std::jthread listener([&] { http.listen(); });
@@ -94,21 +128,20 @@ void run_serve(ServeOptions& options) {
     http.stop();
   });
   try {
-    auto provider_opts = provider_options(options.model);
-    provider_opts.allow_spinning = !options.no_spinning;
-    provider = akidb::embed::make_provider(provider_opts);
-    http.attach(*provider);
+    http.attach(load_models(options, providers));
   } catch (...) {
     http.stop();
     listener.join();
     http.drain();
     throw;
   }
-  const auto info = provider->model_info();
+  const auto info = providers.front()->model_info();
   const auto url = "http://" + o.host + ":" + std::to_string(port);
+  std::string more;
+  if (providers.size() > 1) more = "; " + std::to_string(providers.size()) + " models served";
   log.write("info",
             "listening on " + url + " (model " + info.model + ", dimension " +
-                std::to_string(info.dimension) + ")",
+                std::to_string(info.dimension) + more + ")",
             {}, stdout);
   listener.join();  // returns once stop() was called and in-flight requests are done
   http.drain();
@@ -128,6 +161,20 @@ void register_serve(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "serve", "HTTP embedding server: OpenAI /v1/embeddings, TEI /embed, /tokenize, /metrics");
   add_model_options(*cmd, options->model);
+  // serve takes several: --model is repeatable here (the default stays the
+  // one add_model_options() names).
+  cmd->remove_option(cmd->get_option("--model"));
+  cmd->add_option("--model", options->models,
+                  "model directory, or NAME=DIR to serve it as NAME; repeat it to serve several "
+                  "(the first is the default: TEI's routes and requests without 'model' use it; "
+                  "default: " +
+                      options->model.provider.model_dir.string() + ")")
+      ->envname("AKIDB_MODEL_DIR");
+  cmd->add_option("--models-file", options->models_file,
+                  "JSON list of models to serve after those of --model: {\"models\": [{\"path\": "
+                  "DIR, \"name\", \"engine\", \"variant\", \"max_queue\", ...}]} "
+                  "(docs/server.md)")
+      ->envname("AKIDB_MODELS_FILE");
   auto& o = options->server;
   auto& b = o.scheduling;
   auto& l = o.limits;

@@ -65,6 +65,7 @@ ModelManifest parse_manifest(const nlohmann::json& j, const std::filesystem::pat
   m.variants = j.at("variants").get<std::map<std::string, std::string>>();
   m.default_variant = j.value("default_variant", std::string("fp32"));
   m.tokenizer = j.value("tokenizer", std::string("tokenizer.json"));
+  m.engines = j.value("engines", std::vector<std::string>{"onnx"});
   // Bind the object first: iterating items() of a temporary would dangle.
   const auto details_by_variant = j.value("variant_details", nlohmann::json::object());
   for (const auto& [variant, details] : details_by_variant.items()) {

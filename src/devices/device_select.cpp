@@ -1,6 +1,7 @@
 #include "devices/device_select.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include "akidb/embed/error.hpp"
 #include "devices/cuda_probe.hpp"
@@ -90,25 +91,34 @@ std::string openvino_gpu_absent() {
 #endif
 }
 
-StartedEngine start_auto(const ProviderOptions& o) {
-  std::string why;
+}  // namespace
+
+std::optional<StartedEngine> start_accelerator(const ProviderOptions& o, std::string& why) {
   try {
-    return {{"cuda", "auto chose cuda: a CUDA GPU is present"}, start("cuda", o)};
+    return StartedEngine{{"cuda", "auto chose cuda: a CUDA GPU is present"}, start("cuda", o)};
   } catch (const Error& e) {
     if (e.code() != ErrorCode::Unavailable) throw;
     why = std::string("cuda: ") + e.what();
   }
-  if (auto absent = openvino_gpu_absent(); absent.empty()) {
-    try {
-      return {{"openvino", "auto chose openvino: an Intel GPU is present; " + why},
-              start("openvino", o)};
-    } catch (const Error& e) {
-      if (e.code() != ErrorCode::Unavailable) throw;
-      why += std::string("; openvino: ") + e.what();
-    }
-  } else {
+  if (auto absent = openvino_gpu_absent(); !absent.empty()) {
     why += "; openvino: " + absent;
+    return std::nullopt;
   }
+  try {
+    return StartedEngine{{"openvino", "auto chose openvino: an Intel GPU is present; " + why},
+                         start("openvino", o)};
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::Unavailable) throw;
+    why += std::string("; openvino: ") + e.what();
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+StartedEngine start_auto(const ProviderOptions& o) {
+  std::string why;
+  if (auto accelerator = start_accelerator(o, why)) return std::move(*accelerator);
   return {{"cpu", "auto chose cpu (ONNX Runtime): " + why}, start("cpu", o)};
 }
 

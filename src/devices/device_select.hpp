@@ -4,6 +4,8 @@
 // <why>; ..."; `auto` tries CUDA, then OpenVINO on an Intel GPU, then the CPU,
 // and says what it chose and why.
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "akidb/embed/device.hpp"
 #include "akidb/embed/engine.hpp"
@@ -19,6 +21,10 @@ struct StartedEngine {
 
 // Loads the model and starts options.device's engine (engine "onnx" only).
 StartedEngine start_device(const ProviderOptions& options);
+
+// `auto`'s first choices: CUDA, then OpenVINO on an Intel GPU. Nullopt (and
+// `why` saying what each lacked) when neither starts.
+std::optional<StartedEngine> start_accelerator(const ProviderOptions& options, std::string& why);
 
 // The variant a device runs when none is asked for: the manifest's default,
 // except on OpenVINO: the plain fp32 graph (the "opt" graph's fused

@@ -1,6 +1,9 @@
 #include "akidb/embed/factory.hpp"
 
+#include <algorithm>
+
 #include "akidb/embed/error.hpp"
+#include "akidb/embed/manifest.hpp"
 #include "akidb/embed/native_engine.hpp"
 #include "devices/device_select.hpp"
 #include "engines/device_guard.hpp"
@@ -32,12 +35,28 @@ PythonBridgeOptions python_options(const ProviderOptions& o) {
   return opts;
 }
 
+// A started device engine behind the run-time device policy (DeviceGuard).
+std::unique_ptr<EmbeddingProvider> guarded(devices::StartedEngine started,
+                                           const ProviderOptions& o) {
+  if (o.on_device) o.on_device(started.choice);
+  started.parts.engine =
+      std::make_unique<DeviceGuard>(std::move(started.parts.engine), o.inject_device_failure_after);
+  return std::make_unique<EmbeddingPipeline>(std::move(started.parts), o.pipeline);
+}
+
+// The variants the native engine runs from model.safetensors (no ONNX graph).
+bool native_runs(const std::string& variant) {
+  return variant.empty() || variant == "fp32" || variant == "bf16" || variant == "int8";
+}
+
 // The pipeline over the native C++ encoder (model.safetensors + config.json).
 std::unique_ptr<EmbeddingProvider> native_provider(const ProviderOptions& o) {
-  if (!o.variant.empty() && o.variant != "fp32" && o.variant != "bf16") {
-    throw invalid_request("the native engine runs fp32 or bf16; variant '" + o.variant +
+  if (!native_runs(o.variant)) {
+    throw invalid_request("the native engine runs fp32, bf16 or int8; variant '" + o.variant +
                           "' is an ONNX Runtime graph (use --engine onnx)");
   }
+  // The manifest's fp32 entry stands for model.safetensors + config.json; the
+  // bf16 and int8 weights are converted from them at load (no ONNX file).
   auto model = LoadedModel::load(o.model_dir, "fp32");
   model.variant = o.variant.empty() ? "fp32" : o.variant;  // what info and /info report
   NativeEngineOptions engine;
@@ -46,7 +65,9 @@ std::unique_ptr<EmbeddingProvider> native_provider(const ProviderOptions& o) {
   engine.isa = o.isa;
   engine.variant = model.variant;
   engine.cache = o.native_cache;
-  auto native = std::make_unique<NativeEngine>(std::move(engine));
+  std::unique_ptr<InferenceEngine> native = std::make_unique<NativeEngine>(std::move(engine));
+  if (o.inject_device_failure_after != 0)
+    native = std::make_unique<DeviceGuard>(std::move(native), o.inject_device_failure_after);
   return std::make_unique<EmbeddingPipeline>(PipelineParts{std::move(model), std::move(native)},
                                              o.pipeline);
 }
@@ -57,11 +78,7 @@ std::unique_ptr<EmbeddingProvider> device_provider(const ProviderOptions& o) {
     if (o.on_device) o.on_device({"cpu", "the default device"});
     return std::make_unique<OnnxProvider>(onnx_options(o));
   }
-  auto started = devices::start_device(o);
-  if (o.on_device) o.on_device(started.choice);
-  started.parts.engine =
-      std::make_unique<DeviceGuard>(std::move(started.parts.engine), o.inject_device_failure_after);
-  return std::make_unique<EmbeddingPipeline>(std::move(started.parts), o.pipeline);
+  return guarded(devices::start_device(o), o);
 }
 
 // The other engines run on the CPU only.
@@ -69,6 +86,35 @@ void require_cpu(const ProviderOptions& o) {
   if (o.device == "cpu" || o.device == "auto") return;
   throw invalid_request("the " + o.engine + " engine runs on the CPU only; --device " + o.device +
                         " needs --engine onnx");
+}
+
+// Whether `auto` takes the native engine on a CPU: the model directory has
+// its files (the manifest lists it) and the variant is one it runs.
+bool native_fits(const ProviderOptions& o) {
+  const auto engines = load_manifest(o.model_dir).engines;
+  return native_runs(o.variant) &&
+         std::find(engines.begin(), engines.end(), "native") != engines.end();
+}
+
+// `--engine auto`, the default: an accelerator when `--device auto` finds
+// one; on a CPU the native engine wherever it fits (it is faster than ONNX
+// Runtime at every batch size, BENCHMARKS.md), else ONNX Runtime.
+std::unique_ptr<EmbeddingProvider> auto_provider(const ProviderOptions& o) {
+  ProviderOptions chosen = o;
+  chosen.engine = "onnx";
+  if (o.device != "cpu" && o.device != "auto") return device_provider(chosen);
+  std::string why;
+  if (o.device == "auto") {
+    if (auto accelerator = devices::start_accelerator(o, why))
+      return guarded(std::move(*accelerator), o);
+  }
+  if (!native_fits(o)) return device_provider(chosen);
+  chosen.engine = "native";
+  if (o.on_device) {
+    o.on_device({"cpu", o.device == "auto" ? "auto chose cpu (native engine): " + why
+                                           : "the default device (native engine)"});
+  }
+  return native_provider(chosen);
 }
 
 std::string joined(const std::vector<std::string>& names) {
@@ -79,9 +125,10 @@ std::string joined(const std::vector<std::string>& names) {
 
 }  // namespace
 
-std::vector<std::string> available_engines() { return {"onnx", "native", "python"}; }
+std::vector<std::string> available_engines() { return {"auto", "onnx", "native", "python"}; }
 
 std::unique_ptr<EmbeddingProvider> make_provider(const ProviderOptions& options) {
+  if (options.engine == "auto") return auto_provider(options);
   if (options.engine == "onnx") return device_provider(options);
   if (options.engine == "native" || options.engine == "python") require_cpu(options);
   if (options.engine == "native") return native_provider(options);

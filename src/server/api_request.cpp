@@ -202,11 +202,8 @@ void parse_input(std::string_view field, element value, const RequestLimits& lim
 std::size_t parse_dimensions(element value, std::size_t model_dimension) {
   if (!is_integer(value)) throw wrong_type("dimensions", "an integer", value);
   const auto d = integer_value(value);
-  if (d < 1 || static_cast<std::uint64_t>(d) > model_dimension) {
-    throw unprocessable("'dimensions' must be between 1 and the model's dimension " +
-                            std::to_string(model_dimension),
-                        "invalid_dimensions");
-  }
+  if (d < 1) check_dimensions(0, model_dimension);
+  check_dimensions(static_cast<std::uint64_t>(d), model_dimension);
   return static_cast<std::size_t>(d);
 }
 
@@ -259,6 +256,14 @@ TokenIds id_list(std::string_view field, simdjson::dom::array array, const Reque
 }
 
 }  // namespace
+
+void check_dimensions(std::uint64_t dimensions, std::size_t model_dimension) {
+  if (dimensions < 1 || dimensions > model_dimension) {
+    throw unprocessable("'dimensions' must be between 1 and the model's dimension " +
+                            std::to_string(model_dimension),
+                        "invalid_dimensions");
+  }
+}
 
 std::size_t count_code_points(std::string_view text) noexcept {
   std::size_t n = 0;

@@ -2,6 +2,7 @@
 // Strict parsing of the API's JSON request bodies (simdjson DOM: the whole
 // document, UTF-8 included, is validated before any field is read).
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -57,6 +58,11 @@ TeiEmbedRequest parse_tei_request(std::string_view body, const RequestLimits& li
 SimilarityRequest parse_similarity_request(std::string_view body, const RequestLimits& limits);
 TokenizeRequest parse_tokenize_request(std::string_view body, const RequestLimits& limits);
 DecodeRequest parse_decode_request(std::string_view body, const RequestLimits& limits);
+
+// 422 invalid_dimensions unless 1 <= dimensions <= model_dimension (the
+// OpenAI route parses against the largest served model, then checks the
+// model its request names).
+void check_dimensions(std::uint64_t dimensions, std::size_t model_dimension);
 
 // True when the body is a JSON object whose "inputs" is an object (a
 // similarity request: POST / serves both, as TEI's clients post both there).

@@ -230,6 +230,10 @@ bool HttpServer::running() const { return impl_->running_.load(std::memory_order
 
 void HttpServer::attach(EmbeddingProvider& provider) { impl_->router.attach(provider); }
 
+void HttpServer::attach(const std::vector<ModelAttachment>& models) {
+  impl_->router.attach(models);
+}
+
 void HttpServer::stop() {
   auto& impl = *impl_;
   if (impl.stopping_.exchange(true, std::memory_order_acq_rel)) return;

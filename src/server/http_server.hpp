@@ -10,6 +10,7 @@
 // listen() returns -> drain().
 #include <cstddef>
 #include <memory>
+#include <vector>
 
 #include "akidb/embed/provider.hpp"
 #include "server/operations.hpp"
@@ -44,6 +45,8 @@ class HttpServer {
   bool running() const;
   // Hands the server a loaded model and probes it; throws the probe's error.
   void attach(EmbeddingProvider& provider);
+  // Several models, the first the default (Router::attach).
+  void attach(const std::vector<ModelAttachment>& models);
   // Stops accepting; requests in flight finish. Thread-safe.
   void stop();
   // After listen() returned: finishes queued batches and stops the workers.

@@ -1,5 +1,6 @@
 #include "server/metrics.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include "core/float_format.hpp"
@@ -81,11 +82,56 @@ void Histogram::render(std::string& out, std::string_view name, std::string_view
   sample(out, std::string(name) + "_count", labels, static_cast<double>(count_));
 }
 
-Metrics::Metrics()
-    : batch_requests_(powers_of_two(1, 256)),
-      batch_inputs_(powers_of_two(1, 2048)),
-      batch_tokens_(powers_of_two(16, 65536)) {
-  for (std::size_t i = 0; i < std::size(kStageNames); ++i) stages_.emplace_back(latency_bounds());
+std::string label_value(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (const char c : value) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+ModelMetrics::ModelMetrics()
+    : values_{{},
+              Histogram(powers_of_two(1, 256)),
+              Histogram(powers_of_two(1, 2048)),
+              Histogram(powers_of_two(16, 65536))} {
+  for (std::size_t i = 0; i < std::size(kStageNames); ++i) {
+    values_.stages.emplace_back(latency_bounds());
+  }
+}
+
+void ModelMetrics::observe_stage(Stage stage, double seconds) {
+  std::lock_guard lock(mu_);
+  values_.stages[static_cast<std::size_t>(stage)].observe(seconds);
+}
+
+void ModelMetrics::observe_batch(const BatchStats& stats) {
+  std::lock_guard lock(mu_);
+  values_.batch_requests.observe(static_cast<double>(stats.requests));
+  values_.batch_inputs.observe(static_cast<double>(stats.sequences));
+  values_.batch_tokens.observe(static_cast<double>(stats.tokens));
+  const auto& s = stats.stages;
+  values_.stages[static_cast<std::size_t>(Stage::Inference)].observe(
+      (s.tensor_us + s.inference_us) / 1e6);
+  values_.stages[static_cast<std::size_t>(Stage::PoolNormalize)].observe(
+      (s.pool_us + s.normalize_us) / 1e6);
+}
+
+void ModelMetrics::add_served(std::size_t embeddings, std::size_t tokens) {
+  std::lock_guard lock(mu_);
+  values_.embeddings += embeddings;
+  values_.tokens += tokens;
+}
+
+ModelMetrics::Values ModelMetrics::snapshot() const {
+  std::lock_guard lock(mu_);
+  return values_;
 }
 
 void Metrics::count_request(std::string_view route, int status) {
@@ -100,88 +146,109 @@ void Metrics::observe_latency(std::string_view route, double seconds) {
   it->second.observe(seconds);
 }
 
-void Metrics::observe_stage(Stage stage, double seconds) {
-  std::lock_guard lock(mu_);
-  stages_[static_cast<std::size_t>(stage)].observe(seconds);
+namespace {
+
+struct ModelView {
+  std::string label;  // model="..."
+  const Metrics::ModelState* state;
+  ModelMetrics::Values values;
+};
+
+using Value = double (*)(const ModelView&);
+
+// A gauge or counter family with one sample per model.
+void per_model(std::string& out, const std::vector<ModelView>& models, std::string_view name,
+               std::string_view type, std::string_view help, Value value) {
+  header(out, name, type, help);
+  for (const auto& m : models) sample(out, name, m.label, value(m));
 }
 
-void Metrics::observe_batch(const BatchStats& stats) {
-  std::lock_guard lock(mu_);
-  batch_requests_.observe(static_cast<double>(stats.requests));
-  batch_inputs_.observe(static_cast<double>(stats.sequences));
-  batch_tokens_.observe(static_cast<double>(stats.tokens));
-  const auto& s = stats.stages;
-  stages_[static_cast<std::size_t>(Stage::Inference)].observe((s.tensor_us + s.inference_us) / 1e6);
-  stages_[static_cast<std::size_t>(Stage::PoolNormalize)].observe((s.pool_us + s.normalize_us) /
-                                                                  1e6);
+using HistogramOf = const Histogram& (*)(const ModelView&);
+
+void per_model(std::string& out, const std::vector<ModelView>& models, std::string_view name,
+               std::string_view help, HistogramOf histogram) {
+  header(out, name, "histogram", help);
+  for (const auto& m : models) histogram(m).render(out, name, m.label);
 }
 
-void Metrics::add_served(std::size_t embeddings, std::size_t tokens) {
-  std::lock_guard lock(mu_);
-  embeddings_ += embeddings;
-  tokens_ += tokens;
-}
+double as_double(std::size_t n) { return static_cast<double>(n); }
 
-std::string Metrics::render(const QueueState& queue, const std::string& info_labels) const {
-  std::lock_guard lock(mu_);
-  const auto& counters = queue.counters;
-  std::string out;
-  out.reserve(16384);
-  header(out, "akidb_info", "gauge",
-         "The served model and the engine, device and provider running it.");
-  sample(out, "akidb_info", info_labels, 1.0);
-  header(out, "akidb_http_requests_total", "counter", "HTTP requests by route and status.");
-  for (const auto& [key, n] : requests_) {
-    sample(out, "akidb_http_requests_total",
-           "route=\"" + key.first + "\",status=\"" + std::to_string(key.second) + "\"",
-           static_cast<double>(n));
-  }
-  header(out, "akidb_http_request_duration_seconds", "histogram",
-         "Wall time of HTTP requests by route.");
-  for (const auto& [route, h] : latency_) {
-    h.render(out, "akidb_http_request_duration_seconds", "route=\"" + route + "\"");
-  }
+void render_model_series(std::string& out, const std::vector<ModelView>& models) {
   header(out, "akidb_stage_duration_seconds", "histogram",
          "Time per stage: tokenize, queue and serialize per request; inference and "
          "pool_normalize per batch.");
-  for (std::size_t i = 0; i < stages_.size(); ++i) {
-    stages_[i].render(out, "akidb_stage_duration_seconds",
-                      "stage=\"" + std::string(kStageNames[i]) + "\"");
+  for (const auto& m : models) {
+    for (std::size_t i = 0; i < m.values.stages.size(); ++i) {
+      m.values.stages[i].render(out, "akidb_stage_duration_seconds",
+                                m.label + ",stage=\"" + std::string(kStageNames[i]) + "\"");
+    }
   }
-  header(out, "akidb_batch_size", "histogram", "Requests with inputs in one inference call.");
-  batch_requests_.render(out, "akidb_batch_size", "");
-  header(out, "akidb_batch_inputs", "histogram", "Inputs in one inference call.");
-  batch_inputs_.render(out, "akidb_batch_inputs", "");
-  header(out, "akidb_batch_tokens", "histogram", "Tokens (after truncation) per inference call.");
-  batch_tokens_.render(out, "akidb_batch_tokens", "");
-  header(out, "akidb_queue_depth", "gauge",
-         "Requests with inputs waiting in the scheduler's queue.");
-  sample(out, "akidb_queue_depth", "", static_cast<double>(queue.requests));
-  header(out, "akidb_queue_sequences", "gauge", "Inputs waiting in the scheduler's queue.");
-  sample(out, "akidb_queue_sequences", "", static_cast<double>(queue.sequences));
-  header(out, "akidb_queue_rejected_total", "counter",
-         "Requests refused because the queue was full.");
-  sample(out, "akidb_queue_rejected_total", "", static_cast<double>(counters.rejected));
-  header(out, "akidb_requests_cancelled_total", "counter",
-         "Requests dropped because their client went away or their deadline passed.");
-  sample(out, "akidb_requests_cancelled_total", "",
-         static_cast<double>(counters.cancelled_requests));
-  header(out, "akidb_sequences_cancelled_total", "counter",
-         "Inputs of cancelled or expired requests that were never run (compute saved).");
-  sample(out, "akidb_sequences_cancelled_total", "",
-         static_cast<double>(counters.cancelled_sequences));
-  header(out, "akidb_batches_total", "counter", "Inference batches run.");
-  sample(out, "akidb_batches_total", "", static_cast<double>(counters.batches));
-  header(out, "akidb_batches_express_total", "counter",
-         "Batches of short inputs run by the express lane beside a busy worker.");
-  sample(out, "akidb_batches_express_total", "", static_cast<double>(counters.express_batches));
-  header(out, "akidb_batches_merged_total", "counter",
-         "Inference batches holding inputs of more than one request.");
-  sample(out, "akidb_batches_merged_total", "", static_cast<double>(counters.merged_batches));
-  header(out, "akidb_embeddings_total", "counter", "Embeddings served.");
-  sample(out, "akidb_embeddings_total", "", static_cast<double>(embeddings_));
-  header(out, "akidb_tokens_total", "counter", "Tokens embedded (after truncation).");
-  sample(out, "akidb_tokens_total", "", static_cast<double>(tokens_));
+  per_model(out, models, "akidb_batch_size", "Requests with inputs in one inference call.",
+            [](const ModelView& m) -> const Histogram& { return m.values.batch_requests; });
+  per_model(out, models, "akidb_batch_inputs", "Inputs in one inference call.",
+            [](const ModelView& m) -> const Histogram& { return m.values.batch_inputs; });
+  per_model(out, models, "akidb_batch_tokens", "Tokens (after truncation) per inference call.",
+            [](const ModelView& m) -> const Histogram& { return m.values.batch_tokens; });
+  per_model(out, models, "akidb_queue_depth", "gauge",
+            "Requests with inputs waiting in the scheduler's queue.",
+            [](const ModelView& m) { return as_double(m.state->queue.requests); });
+  per_model(out, models, "akidb_queue_sequences", "gauge",
+            "Inputs waiting in the scheduler's queue.",
+            [](const ModelView& m) { return as_double(m.state->queue.sequences); });
+  per_model(out, models, "akidb_queue_rejected_total", "counter",
+            "Requests refused because the queue was full.",
+            [](const ModelView& m) { return as_double(m.state->queue.counters.rejected); });
+  per_model(
+      out, models, "akidb_requests_cancelled_total", "counter",
+      "Requests dropped because their client went away or their deadline passed.",
+      [](const ModelView& m) { return as_double(m.state->queue.counters.cancelled_requests); });
+  per_model(
+      out, models, "akidb_sequences_cancelled_total", "counter",
+      "Inputs of cancelled or expired requests that were never run (compute saved).",
+      [](const ModelView& m) { return as_double(m.state->queue.counters.cancelled_sequences); });
+  per_model(out, models, "akidb_batches_total", "counter", "Inference batches run.",
+            [](const ModelView& m) { return as_double(m.state->queue.counters.batches); });
+  per_model(out, models, "akidb_batches_express_total", "counter",
+            "Batches of short inputs run by the express lane beside a busy worker.",
+            [](const ModelView& m) { return as_double(m.state->queue.counters.express_batches); });
+  per_model(out, models, "akidb_batches_merged_total", "counter",
+            "Inference batches holding inputs of more than one request.",
+            [](const ModelView& m) { return as_double(m.state->queue.counters.merged_batches); });
+  per_model(out, models, "akidb_embeddings_total", "counter", "Embeddings served.",
+            [](const ModelView& m) { return static_cast<double>(m.values.embeddings); });
+  per_model(out, models, "akidb_tokens_total", "counter", "Tokens embedded (after truncation).",
+            [](const ModelView& m) { return static_cast<double>(m.values.tokens); });
+}
+
+}  // namespace
+
+std::string Metrics::render(const std::vector<ModelState>& models) const {
+  std::vector<ModelView> views;
+  views.reserve(models.size());
+  for (const auto& m : models) {
+    if (m.metrics == nullptr) continue;
+    views.push_back({"model=\"" + label_value(m.name) + "\"", &m, m.metrics->snapshot()});
+  }
+  std::string out;
+  out.reserve(16384 * std::max<std::size_t>(1, views.size()));
+  header(out, "akidb_info", "gauge",
+         "The served models and the engine, device and provider running each.");
+  for (const auto& m : models) sample(out, "akidb_info", m.info_labels, 1.0);
+  {
+    std::lock_guard lock(mu_);
+    header(out, "akidb_http_requests_total", "counter", "HTTP requests by route and status.");
+    for (const auto& [key, n] : requests_) {
+      sample(out, "akidb_http_requests_total",
+             "route=\"" + key.first + "\",status=\"" + std::to_string(key.second) + "\"",
+             static_cast<double>(n));
+    }
+    header(out, "akidb_http_request_duration_seconds", "histogram",
+           "Wall time of HTTP requests by route.");
+    for (const auto& [route, h] : latency_) {
+      h.render(out, "akidb_http_request_duration_seconds", "route=\"" + route + "\"");
+    }
+  }
+  render_model_series(out, views);
   return out;
 }
 

@@ -1,6 +1,8 @@
 #pragma once
-// The server's Prometheus metrics: an object owned by the server (no global
-// registry), rendered in the text exposition format.
+// The server's Prometheus metrics: objects owned by the server (no global
+// registry), rendered in the text exposition format. Metrics holds the HTTP
+// series (by route); each served model has its own ModelMetrics, rendered
+// with a model="..." label.
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -30,15 +32,39 @@ class Histogram {
 
 enum class Stage { Queue, Tokenize, Inference, PoolNormalize, Serialize };
 
-class Metrics {
- public:
-  Metrics();
+// A label value as the exposition format wants it: \, " and newline escaped.
+std::string label_value(std::string_view value);
 
-  void count_request(std::string_view route, int status);
-  void observe_latency(std::string_view route, double seconds);
+// One model's series: stages, batches, served counts.
+class ModelMetrics {
+ public:
+  ModelMetrics();
+
   void observe_stage(Stage stage, double seconds);
   void observe_batch(const BatchStats& stats);
   void add_served(std::size_t embeddings, std::size_t tokens);
+
+  struct Values {
+    std::vector<Histogram> stages;  // by Stage
+    Histogram batch_requests;
+    Histogram batch_inputs;
+    Histogram batch_tokens;
+    std::uint64_t embeddings = 0;
+    std::uint64_t tokens = 0;
+  };
+  Values snapshot() const;
+
+ private:
+  mutable std::mutex mu_;
+  Values values_;
+};
+
+class Metrics {
+ public:
+  Metrics() = default;
+
+  void count_request(std::string_view route, int status);
+  void observe_latency(std::string_view route, double seconds);
 
   // What the scheduler says at scrape time.
   struct QueueState {
@@ -46,19 +72,20 @@ class Metrics {
     std::size_t sequences = 0;  // inputs queued
     SchedulerCounters counters;
   };
-  // Prometheus text; `info_labels` (key="value",...) name the model and engine.
-  std::string render(const QueueState& queue, const std::string& info_labels) const;
+  // One served model at scrape time.
+  struct ModelState {
+    std::string name;         // the model="..." label's value
+    std::string info_labels;  // akidb_info's labels (key="value",...)
+    const ModelMetrics* metrics = nullptr;
+    QueueState queue;
+  };
+  // Prometheus text: the HTTP series, then each family with one series per model.
+  std::string render(const std::vector<ModelState>& models) const;
 
  private:
   mutable std::mutex mu_;
   std::map<std::pair<std::string, int>, std::uint64_t> requests_;  // (route, status)
   std::map<std::string, Histogram> latency_;                       // by route
-  std::vector<Histogram> stages_;                                  // by Stage
-  Histogram batch_requests_;
-  Histogram batch_inputs_;
-  Histogram batch_tokens_;
-  std::uint64_t embeddings_ = 0;
-  std::uint64_t tokens_ = 0;
 };
 
 }  // namespace akidb::embed::server

@@ -205,10 +205,11 @@ HttpResponse Router::transport_error(const HttpRequest& req, int status) {
 
 // Submits the request and waits for it; a client that hangs up meanwhile
 // cancels it, so its inputs not yet run cost nothing.
-ScheduledResponse Router::run(EmbedRequest request, const HttpRequest& req, HttpResponse& res) {
+ScheduledResponse Router::run(ServedModel& model, EmbedRequest request, const HttpRequest& req,
+                              HttpResponse& res) {
   require_ready();
   const auto deadline = Clock::now() + options_.request_timeout;
-  auto ticket = scheduler_->submit(std::move(request), deadline);
+  auto ticket = model.scheduler().submit(std::move(request), deadline);
   while (!ticket->ready_within(kClientPoll)) {
     if (Clock::now() >= deadline) break;  // wait() below throws Timeout and cancels
     if (req.client_gone && req.client_gone()) {
@@ -219,34 +220,42 @@ ScheduledResponse Router::run(EmbedRequest request, const HttpRequest& req, Http
   }
   auto result = ticket->wait(deadline);
   const auto& usage = result.response.usage;
-  metrics_.observe_stage(Stage::Tokenize, usage.stages.tokenize_us / 1e6);
-  metrics_.observe_stage(Stage::Queue, result.queue_us / 1e6);
-  metrics_.add_served(result.response.embeddings.rows(), usage.prompt_tokens);
+  auto& metrics = model.metrics();
+  metrics.observe_stage(Stage::Tokenize, usage.stages.tokenize_us / 1e6);
+  metrics.observe_stage(Stage::Queue, result.queue_us / 1e6);
+  metrics.add_served(result.response.embeddings.rows(), usage.prompt_tokens);
   res.stats = {result.response.embeddings.rows(), usage.prompt_tokens, result.queue_us / 1e3};
   return result;
 }
 
+ServedModel& Router::default_model() const {
+  require_ready();
+  return models_.default_model();
+}
+
 void Router::attach(EmbeddingProvider& provider) {
-  provider_ = &provider;
-  info_ = provider.model_info();
-  created_ = std::chrono::duration_cast<std::chrono::seconds>(
-                 std::chrono::system_clock::now().time_since_epoch())
-                 .count();
-  openapi_json_ = served_openapi(provider.tokenizer().vocab_size());
-  info_labels_ = "model=\"" + info_.model + "\",engine=\"" + info_.backend + "\",device=\"" +
-                 info_.device + "\",execution_provider=\"" + info_.execution_provider +
-                 "\",variant=\"" + info_.variant + "\"";
-  scheduler_ = std::make_unique<Scheduler>(
-      provider, options_.scheduling,
-      [this](const BatchStats& stats) { metrics_.observe_batch(stats); });
-  const auto probe = provider.health_check();
-  if (!probe.ok) throw Error(ErrorCode::ModelError, "health probe failed: " + probe.message);
+  attach(std::vector<ModelAttachment>{ModelAttachment{&provider, {}, {}}});
+}
+
+void Router::attach(const std::vector<ModelAttachment>& models) {
+  if (models.empty()) throw Error(ErrorCode::ModelError, "no model to serve");
+  for (const auto& attachment : models) {
+    models_.add(std::make_unique<ServedModel>(attachment, options_.scheduling));
+    max_dimension_ = std::max(max_dimension_, attachment.provider->model_info().dimension);
+  }
+  const auto& first = models_.default_model();
+  openapi_json_ = served_openapi(first.info(), first.provider().tokenizer().vocab_size());
+  for (const auto& model : models_.all()) {
+    const auto probe = model->provider().health_check();
+    if (!probe.ok) {
+      throw Error(ErrorCode::ModelError,
+                  "health probe of model " + model->name() + " failed: " + probe.message);
+    }
+  }
   ready_.store(true, std::memory_order_release);
 }
 
-void Router::drain() {
-  if (scheduler_) scheduler_->shutdown();
-}
+void Router::drain() { models_.shutdown(); }
 
 bool bearer_matches(std::string_view header, std::string_view key) noexcept {
   constexpr std::string_view kPrefix = "Bearer ";

@@ -16,6 +16,7 @@
 #include "server/api_error.hpp"
 #include "server/http_message.hpp"
 #include "server/metrics.hpp"
+#include "server/served_model.hpp"
 #include "server/server_options.hpp"
 
 namespace akidb::embed::server {
@@ -33,8 +34,12 @@ class Router {
   // (413 body too large, 400 malformed, 408 too slow, ...). Never throws.
   HttpResponse transport_error(const HttpRequest& req, int status);
 
-  // Hands over a loaded model and probes it; every route but /health answers
-  // 503 until this returns. Throws the probe's error.
+  // Hands over the loaded models (the first is the default) and probes
+  // each; every route but /health answers 503 until this returns. Throws
+  // the first failed probe's error, Error(ModelError) for two models of one
+  // name. Call once.
+  void attach(const std::vector<ModelAttachment>& models);
+  // One model with the server's scheduling options.
   void attach(EmbeddingProvider& provider);
   // Finishes queued batches and stops the scheduler's workers.
   void drain();
@@ -61,8 +66,10 @@ class Router {
   void require_ready() const;
   HttpResponse dispatch(const HttpRequest& req);
   HttpResponse error_response(const ApiError& error, ErrorStyle style) const;
-  ScheduledResponse run(EmbedRequest request, const HttpRequest& req, HttpResponse& res);
-  HttpResponse embed_response(EmbedRequest request, const HttpRequest& req);
+  ScheduledResponse run(ServedModel& model, EmbedRequest request, const HttpRequest& req,
+                        HttpResponse& res);
+  // The default model (TEI's routes); throws 503 until attach() returned.
+  ServedModel& default_model() const;
 
   // OpenAI (routes_openai.cpp).
   HttpResponse embeddings(const HttpRequest& req);
@@ -83,17 +90,14 @@ class Router {
   HttpResponse openapi(const HttpRequest& req);
   HttpResponse docs(const HttpRequest& req);
   HttpResponse docs_asset(const HttpRequest& req);
-  std::string served_openapi(std::size_t vocab_size) const;
+  std::string served_openapi(const ModelInfo& info, std::size_t vocab_size) const;
 
   ServerOptions options_;
-  Metrics metrics_;
+  Metrics metrics_;  // the HTTP series; each model has its own
   // Written once by attach() before `ready_` is released; read after acquiring it.
-  EmbeddingProvider* provider_ = nullptr;
-  ModelInfo info_;
-  std::string info_labels_;   // for /metrics
-  std::int64_t created_ = 0;  // Unix time the model was attached (/v1/models)
-  std::string openapi_json_;  // GET /openapi.json, for the served model
-  std::unique_ptr<Scheduler> scheduler_;
+  ServedModels models_;
+  std::size_t max_dimension_ = 0;  // the largest served model's
+  std::string openapi_json_;       // GET /openapi.json, for the default model
   std::atomic<bool> ready_{false};
 };
 

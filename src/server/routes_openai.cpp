@@ -20,22 +20,27 @@ nlohmann::json model_object(const std::string& id, std::int64_t created) {
 
 HttpResponse Router::embeddings(const HttpRequest& req) {
   require_ready();
-  auto parsed = parse_openai_request(req.body, options_.limits, info_.dimension);
-  if (parsed.dimensions) parsed.request.dimensions = *parsed.dimensions;
+  auto parsed = parse_openai_request(req.body, options_.limits, max_dimension_);
+  auto& model = models_.route(parsed.model);
+  if (parsed.dimensions) {
+    check_dimensions(*parsed.dimensions, model.info().dimension);
+    parsed.request.dimensions = *parsed.dimensions;
+  }
   HttpResponse res;
-  auto result = run(std::move(parsed.request), req, res);
+  auto result = run(model, std::move(parsed.request), req, res);
   const auto start = Clock::now();
-  res.body = openai_response(result.response.embeddings, info_.model, parsed.base64,
+  res.body = openai_response(result.response.embeddings, model.name(), parsed.base64,
                              result.response.usage.prompt_tokens);
-  metrics_.observe_stage(Stage::Serialize,
-                         std::chrono::duration<double>(Clock::now() - start).count());
+  model.metrics().observe_stage(Stage::Serialize,
+                                std::chrono::duration<double>(Clock::now() - start).count());
   return res;
 }
 
 HttpResponse Router::models(const HttpRequest&) {
   require_ready();
-  const nlohmann::json list = {
-      {"object", "list"}, {"data", nlohmann::json::array({model_object(info_.model, created_)})}};
+  auto data = nlohmann::json::array();
+  for (const auto& m : models_.all()) data.push_back(model_object(m->name(), m->created()));
+  const nlohmann::json list = {{"object", "list"}, {"data", std::move(data)}};
   HttpResponse res;
   res.body = list.dump();
   return res;
@@ -44,12 +49,14 @@ HttpResponse Router::models(const HttpRequest&) {
 HttpResponse Router::model(const HttpRequest& req) {
   require_ready();
   const std::string id = req.path.substr(std::string_view("/v1/models/").size());
-  if (id != info_.model) {
+  const ServedModel* found = models_.find(id);
+  if (found == nullptr) {
     throw ApiError(404, "invalid_request_error", "model_not_found",
-                   "the model '" + id + "' is not served here; served models: " + info_.model);
+                   "The model '" + id +
+                       "' does not exist or is not served here; served models: " + models_.names());
   }
   HttpResponse res;
-  res.body = model_object(info_.model, created_).dump();
+  res.body = model_object(found->name(), found->created()).dump();
   return res;
 }
 

@@ -31,9 +31,9 @@ window.ui = SwaggerUIBundle({url: "openapi.json", dom_id: "#swagger-ui", deepLin
 
 }  // namespace
 
-// docs/openapi.json with the served model's and flags' values in place of
+// docs/openapi.json with the default model's and flags' values in place of
 // the defaults it is written with (all-MiniLM-L6-v2, the default limits).
-std::string Router::served_openapi(std::size_t vocab_size) const {
+std::string Router::served_openapi(const ModelInfo& info, std::size_t vocab_size) const {
   using nlohmann::json;
   auto doc = json::parse(openapi_document());
   auto& schemas = doc["components"]["schemas"];
@@ -41,7 +41,7 @@ std::string Router::served_openapi(std::size_t vocab_size) const {
   const auto max_chars = options_.limits.max_input_chars;
   doc["info"]["version"] = version_string;
   schemas["TokenId"]["maximum"] = vocab_size - 1;
-  schemas["Dimensions"]["maximum"] = info_.dimension;
+  schemas["Dimensions"]["maximum"] = info.dimension;
   schemas["Text"]["maxLength"] = max_chars;
   schemas["TokenIds"]["maxItems"] = max_chars;
   schemas["DecodeIds"]["maxItems"] = max_chars;

@@ -9,13 +9,27 @@
 
 namespace akidb::embed::server {
 
+// 503 when the default model's device failed (a device that failed at run
+// time stays failed, docs/devices.md); otherwise 200, with each model's state
+// when several are served, so a failed non-default model shows without
+// taking the others out.
 HttpResponse Router::health(const HttpRequest&) {
-  require_ready();
-  // A device that failed at run time stays failed: 503 (docs/devices.md).
-  if (const auto device = provider_->device_status(); !device.ok)
-    throw ApiError{503, "server_error", "unavailable", device.message};
+  const auto& first = default_model();
+  if (const auto device = first.provider().device_status(); !device.ok) {
+    throw ApiError{503, "server_error", "unavailable",
+                   "model " + first.name() + ": " + device.message};
+  }
   HttpResponse res;
   res.body = R"({"status":"ok"})";
+  if (models_.all().size() == 1) return res;
+  auto models = nlohmann::json::object();
+  for (const auto& m : models_.all()) {
+    const auto device = m->provider().device_status();
+    models[m->name()] = device.ok
+                            ? nlohmann::json{{"status", "ok"}}
+                            : nlohmann::json{{"status", "unhealthy"}, {"message", device.message}};
+  }
+  res.body = nlohmann::json{{"status", "ok"}, {"models", std::move(models)}}.dump();
   return res;
 }
 
@@ -34,14 +48,17 @@ std::string dtype_of(const std::string& variant) {
 
 // TEI's Info fields first, then ours.
 HttpResponse Router::info_route(const HttpRequest&) {
-  require_ready();
-  const auto& b = scheduler_->options();
+  const auto& model = default_model();
+  const auto& info = model.info();
+  const auto& b = model.scheduler().options();
+  auto served = nlohmann::json::array();
+  for (const auto& m : models_.all()) served.push_back(m->name());
   const nlohmann::json j = {
-      {"model_id", info_.model},
+      {"model_id", info.model},
       {"model_sha", nullptr},
-      {"model_dtype", dtype_of(info_.variant)},
-      {"served_model_name", info_.model},
-      {"model_type", {{"embedding", {{"pooling", info_.pooling}}}}},
+      {"model_dtype", dtype_of(info.variant)},
+      {"served_model_name", model.name()},
+      {"model_type", {{"embedding", {{"pooling", info.pooling}}}}},
       {"max_concurrent_requests", b.max_queue},
       {"max_batch_tokens", b.max_batch_tokens},
       {"max_batch_requests", b.max_batch_sequences},
@@ -52,14 +69,15 @@ HttpResponse Router::info_route(const HttpRequest&) {
       {"tokenization_workers", std::min<std::size_t>(std::thread::hardware_concurrency(), 8)},
       {"sha", nullptr},
       {"docker_label", nullptr},
-      {"dimension", info_.dimension},
-      {"max_input_length", info_.max_tokens},
-      {"backend", info_.backend},
-      {"engine", info_.backend},
-      {"device", info_.device},
-      {"execution_provider", info_.execution_provider},
-      {"variant", info_.variant},
+      {"dimension", info.dimension},
+      {"max_input_length", info.max_tokens},
+      {"backend", info.backend},
+      {"engine", info.backend},
+      {"device", info.device},
+      {"execution_provider", info.execution_provider},
+      {"variant", info.variant},
       {"version", version_string},
+      {"served_models", std::move(served)},
       {"scheduling",
        {{"max_batch_tokens", b.max_batch_tokens},
         {"max_batch_sequences", b.max_batch_sequences},
@@ -78,12 +96,12 @@ HttpResponse Router::info_route(const HttpRequest&) {
 }
 
 HttpResponse Router::metrics_route(const HttpRequest&) {
-  Metrics::QueueState queue;
+  std::vector<Metrics::ModelState> models;
   if (ready_.load(std::memory_order_acquire)) {
-    queue = {scheduler_->queued_requests(), scheduler_->queued_sequences(), scheduler_->counters()};
+    for (const auto& m : models_.all()) models.push_back(m->state());
   }
   HttpResponse res;
-  res.body = metrics_.render(queue, info_labels_);
+  res.body = metrics_.render(models);
   res.content_type = "text/plain; version=0.0.4; charset=utf-8";
   return res;
 }

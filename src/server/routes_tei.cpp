@@ -53,27 +53,27 @@ HttpResponse Router::root(const HttpRequest& req) {
 }
 
 HttpResponse Router::embed(const HttpRequest& req) {
-  require_ready();
-  auto parsed = parse_tei_request(req.body, options_.limits, info_.dimension);
+  auto& model = default_model();
+  auto parsed = parse_tei_request(req.body, options_.limits, model.info().dimension);
   HttpResponse res;
-  auto result = run(std::move(parsed.request), req, res);
+  auto result = run(model, std::move(parsed.request), req, res);
   const auto start = Clock::now();
   res.body = tei_response(result.response.embeddings);
-  metrics_.observe_stage(Stage::Serialize,
-                         std::chrono::duration<double>(Clock::now() - start).count());
+  model.metrics().observe_stage(Stage::Serialize,
+                                std::chrono::duration<double>(Clock::now() - start).count());
   return res;
 }
 
 // Per-token vectors come from the engine directly (not through the
 // scheduler's pooled batches), on this request's thread.
 HttpResponse Router::embed_all(const HttpRequest& req) {
-  require_ready();
-  auto parsed = parse_tei_request(req.body, options_.limits, info_.dimension);
-  auto* pipeline = dynamic_cast<EmbeddingPipeline*>(provider_);
+  const auto& model = default_model();
+  auto parsed = parse_tei_request(req.body, options_.limits, model.info().dimension);
+  auto* pipeline = dynamic_cast<EmbeddingPipeline*>(&model.provider());
   if (pipeline == nullptr) {
     throw ApiError(501, "server_error", "not_supported",
                    "per-token vectors need an in-process engine (onnx or native); the " +
-                       info_.backend + " engine returns only pooled vectors");
+                       model.info().backend + " engine returns only pooled vectors");
   }
   const auto per_input = pipeline->token_embeddings(parsed.request);
   HttpResponse res;
@@ -84,10 +84,10 @@ HttpResponse Router::embed_all(const HttpRequest& req) {
 }
 
 HttpResponse Router::similarity(const HttpRequest& req) {
-  require_ready();
+  auto& model = default_model();
   auto parsed = parse_similarity_request(req.body, options_.limits);
   HttpResponse res;
-  const auto result = run(std::move(parsed.request), req, res);
+  const auto result = run(model, std::move(parsed.request), req, res);
   const auto& vectors = result.response.embeddings;
   const auto source = vectors.row(0);
   std::vector<float> scores;
@@ -103,11 +103,11 @@ HttpResponse Router::similarity(const HttpRequest& req) {
 }
 
 HttpResponse Router::tokenize(const HttpRequest& req) {
-  require_ready();
-  const Tokenizer& tokenizer = provider_->tokenizer();
+  const auto& model = default_model();
+  const Tokenizer& tokenizer = model.provider().tokenizer();
   const auto parsed = parse_tokenize_request(req.body, options_.limits);
   refuse_prompt_name(parsed.prompt_name);
-  const EncodeOptions encode{info_.max_tokens, parsed.truncate, true, parsed.direction};
+  const EncodeOptions encode{model.info().max_tokens, parsed.truncate, true, parsed.direction};
   auto out = json::array();
   Encoding enc;
   for (std::size_t i = 0; i < parsed.inputs.size(); ++i) {
@@ -134,8 +134,7 @@ HttpResponse Router::tokenize(const HttpRequest& req) {
 }
 
 HttpResponse Router::decode(const HttpRequest& req) {
-  require_ready();
-  const Tokenizer& tokenizer = provider_->tokenizer();
+  const Tokenizer& tokenizer = default_model().provider().tokenizer();
   const auto parsed = parse_decode_request(req.body, options_.limits);
   std::vector<std::string> texts;
   texts.reserve(parsed.ids.size());

@@ -30,11 +30,12 @@ def free_port() -> int:
 class Server:
     """One `akidb-embed serve` process."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None, model: Path | str = MODEL_DIR):
+    def __init__(self, *args: str, env: dict[str, str] | None = None, model: Path | str | None = MODEL_DIR):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.TemporaryFile()
-        cmd = [str(BINARY), "serve", "--model", str(model), "--port", str(self.port), *args]
+        models = ["--model", str(model)] if model is not None else []  # None: args name the models
+        cmd = [str(BINARY), "serve", *models, "--port", str(self.port), *args]
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
                                      env={**os.environ, **(env or {})})
         self._wait_healthy()
@@ -85,7 +86,7 @@ def start_server():
     """Factory for servers with their own flags; all are stopped at teardown."""
     started: list[Server] = []
 
-    def start(*args: str, env: dict[str, str] | None = None, model: Path | str = MODEL_DIR) -> Server:
+    def start(*args: str, env: dict[str, str] | None = None, model: Path | str | None = MODEL_DIR) -> Server:
         s = Server(*args, env=env, model=model)
         started.append(s)
         return s

@@ -46,7 +46,7 @@ def test_info_reports_the_model():
     info = json.loads(run_cli("info", "--model", str(MODEL_DIR)).stdout)
     assert info["model"] == "all-MiniLM-L6-v2"
     assert info["dimension"] == 384 and info["max_tokens"] == 256
-    assert info["backend"] == "onnx" and info["onnxruntime"].startswith("1.29")
+    assert info["backend"] == "native" and info["onnxruntime"].startswith("1.29")
 
 
 def test_tokenize_prints_ids():
@@ -124,7 +124,7 @@ def test_bench_missing_sts_file_is_a_clear_error(tmp_path):
 def test_bench_profile_goes_to_a_temporary_directory(tmp_path):
     work, tmp = tmp_path / "work", tmp_path / "tmp"
     tmp.mkdir()
-    proc = _bench_in(work, "--stages", "latency", "--profile", env={"TMPDIR": str(tmp)})
+    proc = _bench_in(work, "--engine", "onnx", "--stages", "latency", "--profile", env={"TMPDIR": str(tmp)})
     assert proc.returncode == 0, proc.stderr.decode()
     assert json.loads(proc.stdout)["profile"]["kernel_runs_by_op"], "no operators profiled"
     assert list(work.iterdir()) == [], "bench --profile wrote into the current directory"
@@ -133,7 +133,8 @@ def test_bench_profile_goes_to_a_temporary_directory(tmp_path):
 
 def test_bench_profile_dir_keeps_the_profile(tmp_path):
     work, profiles = tmp_path / "work", tmp_path / "profiles" / "run1"
-    proc = _bench_in(work, "--stages", "latency", "--profile", "--profile-dir", str(profiles))
+    proc = _bench_in(work, "--engine", "onnx", "--stages", "latency", "--profile", "--profile-dir",
+                     str(profiles))
     assert proc.returncode == 0, proc.stderr.decode()
     profile = json.loads(proc.stdout)["profile"]
     kept = list(profiles.glob("akidb-bench-profile*.json"))

@@ -59,9 +59,9 @@ def test_the_environment_variable_chooses_the_device_too(monkeypatch):
 def test_auto_falls_back_to_the_cpu_and_says_why():
     proc = run_cli("info", "--model", str(MODEL_DIR), "--device", "auto")
     info = json.loads(proc.stdout)
-    assert (info["device"], info["execution_provider"]) == ("cpu", "CPUExecutionProvider")
+    assert (info["device"], info["engine"]) == ("cpu", "native")
     line = proc.stderr.decode()
-    assert line.startswith("akidb-embed: device cpu: auto chose cpu (ONNX Runtime): cuda: no NVIDIA driver")
+    assert line.startswith("akidb-embed: device cpu: auto chose cpu (native engine): cuda: no NVIDIA driver")
     assert "openvino: " in line and line.count("\n") == 1
 
 

@@ -20,7 +20,7 @@ def golden(n: int | None = None) -> tuple[list[str], np.ndarray]:
 def test_native_engine_matches_sentence_transformers_through_the_cli():
     texts, ref = golden()
     got = np.array(embed_texts(texts, "--engine", "native"), dtype=np.float32)
-    cos = np.sum(got * ref, axis=1) / np.linalg.norm(got, axis=1) / np.linalg.norm(ref, axis=1)
+    cos = cosines(got, ref)
     worst = int(np.argmin(cos))
     assert cos.min() >= 0.99999, f"cosine {cos.min():.7f} on {texts[worst][:60]!r}"
     assert np.abs(got - ref).max() <= 1e-4
@@ -29,7 +29,7 @@ def test_native_engine_matches_sentence_transformers_through_the_cli():
 def test_native_bf16_variant_through_the_cli():
     texts, ref = golden()
     got = np.array(embed_texts(texts, "--engine", "native", "--variant", "bf16"), dtype=np.float32)
-    cos = np.sum(got * ref, axis=1) / np.linalg.norm(got, axis=1) / np.linalg.norm(ref, axis=1)
+    cos = cosines(got, ref)
     assert cos.mean() >= 0.9999 and cos.min() >= 0.999, f"mean {cos.mean():.7f}, worst {cos.min():.7f}"
     info = json.loads(run_cli("info", "--model", str(MODEL_DIR), "--engine", "native", "--variant", "bf16").stdout)
     assert info["variant"] == "bf16" and "-bf16-" in info["execution_provider"]
@@ -52,12 +52,68 @@ def test_server_on_the_native_engine(start_server):
 
 
 def test_native_engine_refuses_onnx_variants_clearly():
-    proc = run_cli("info", "--model", str(MODEL_DIR), "--engine", "native", "--variant", "int8", check=False)
+    proc = run_cli("info", "--model", str(MODEL_DIR), "--engine", "native", "--variant", "opt", check=False)
     assert proc.returncode == 1
-    assert "the native engine runs fp32 or bf16; variant 'int8' is an ONNX Runtime graph" in proc.stderr.decode()
+    assert "the native engine runs fp32, bf16 or int8; variant 'opt' is an ONNX Runtime graph" in proc.stderr.decode()
+
+
+def cosines(got: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    return np.sum(got * ref, axis=1) / np.linalg.norm(got, axis=1) / np.linalg.norm(ref, axis=1)
+
+
+def test_native_int8_close_to_sentence_transformers_through_the_cli():
+    texts, ref = golden()
+    cos = cosines(np.array(embed_texts(texts, "--engine", "native", "--variant", "int8"), dtype=np.float32), ref)
+    print(f"native int8 vs sentence-transformers: mean cos {cos.mean():.6f}, min {cos.min():.6f}")
+    assert cos.mean() >= 0.995  # the int8 target
+    assert cos.min() >= 0.95
+
+
+def test_server_on_the_native_int8_engine_is_batch_invariant(start_server):
+    texts, ref = golden(24)
+    s = start_server("--engine", "native", "--variant", "int8")
+    info = requests.get(s.url + "/info", timeout=10).json()
+    assert info["engine"] == "native" and info["variant"] == "int8"
+    assert info["execution_provider"].startswith("native-avx")
+    r = requests.post(s.url + "/v1/embeddings", json={"input": texts}, timeout=120)
+    assert r.status_code == 200, r.text
+    got = np.array([d["embedding"] for d in r.json()["data"]], dtype=np.float32)
+    assert cosines(got, ref).mean() >= 0.995
+    # per-token activation scales: each text alone equals it in the batch, exactly
+    alone = np.array([requests.post(s.url + "/v1/embeddings", json={"input": t}, timeout=60)
+                      .json()["data"][0]["embedding"] for t in texts[:6]], dtype=np.float32)
+    assert np.array_equal(alone, got[:6])
 
 
 def test_unknown_engine_is_refused_with_the_list():
     proc = run_cli("info", "--engine", "tpu", check=False)
     assert proc.returncode != 0
     assert "tpu" in proc.stderr.decode() and "native" in proc.stderr.decode()
+
+
+def info_of(*args: str, model_dir=MODEL_DIR) -> dict:
+    return json.loads(run_cli("info", "--model", str(model_dir), *args).stdout)
+
+
+def test_auto_engine_runs_native_where_the_model_has_its_files():
+    info = info_of()
+    assert (info["engine"], info["variant"], info["device"]) == ("native", "fp32", "cpu")
+    # An ONNX Runtime graph asked for by name goes to ONNX Runtime.
+    info = info_of("--variant", "opt")
+    assert (info["engine"], info["variant"]) == ("onnx", "opt")
+    info = info_of("--variant", "int8")  # the native int8 (per-token scales) is the faster one
+    assert (info["engine"], info["variant"]) == ("native", "int8")
+    info = info_of("--variant", "bf16")  # no ONNX graph: only the native engine has it
+    assert (info["engine"], info["variant"]) == ("native", "bf16")
+
+
+def test_auto_engine_takes_onnx_runtime_for_a_model_without_native_files(tmp_path):
+    for f in MODEL_DIR.iterdir():
+        (tmp_path / f.name).symlink_to(f)
+    manifest = json.loads((MODEL_DIR / "akidb.json").read_text())
+    manifest["engines"] = ["onnx"]
+    (tmp_path / "akidb.json").unlink()
+    (tmp_path / "akidb.json").write_text(json.dumps(manifest))
+    info = info_of(model_dir=tmp_path)
+    assert (info["engine"], info["execution_provider"]) == ("onnx", "CPUExecutionProvider")
+

@@ -124,10 +124,10 @@ def test_health_info_metrics(server, client):
     assert requests.get(server.url + "/health", timeout=5).status_code == 200
     info = requests.get(server.url + "/info", timeout=5).json()
     assert info["model_id"] == MODEL and info["dimension"] == 384
-    assert info["max_input_length"] == 256 and info["backend"] == "onnx"
+    assert info["max_input_length"] == 256 and info["backend"] == "native"  # --engine auto's choice
     assert info["execution_provider"] and info["version"]
-    assert info["engine"] == "onnx" and info["device"] == "cpu"
-    assert info["scheduling"]["max_batch_tokens"] == 512  # the onnx engine's preferred batch
+    assert info["engine"] == "native" and info["device"] == "cpu"
+    assert info["scheduling"]["max_batch_tokens"] == 512  # the native engine's preferred batch
     assert info["model_type"] == {"embedding": {"pooling": "mean"}} and info["model_dtype"] == "float32"
     assert info["max_client_batch_size"] == 2048 and info["auto_truncate"] is True
     client.embeddings.create(model=MODEL, input="for the metrics")
@@ -141,8 +141,8 @@ def test_health_info_metrics(server, client):
                  "akidb_sequences_cancelled", "akidb_embeddings", "akidb_tokens"]:
         assert name in families, name
     labels = families["akidb_info"].samples[0].labels
-    assert labels["engine"] == "onnx" and labels["device"] == "cpu"
-    assert labels["execution_provider"] == "CPUExecutionProvider" and labels["model"] == MODEL
+    assert labels["engine"] == "native" and labels["device"] == "cpu"
+    assert labels["execution_provider"].startswith("native-avx") and labels["model"] == MODEL
 
 
 BIG_BODY = b'{"inputs": "' + b"x" * 5_000_000 + b'"}'

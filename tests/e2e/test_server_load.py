@@ -51,7 +51,7 @@ def test_concurrent_clients_match_single_requests_and_batch(server):
     with requests.Session() as s:
         single = {t: embed(s, server.url, t)[0] for t in texts}
     batches_before = metric(server.url, "akidb_batch_size", "akidb_batch_size_count")
-    alone_before = metric(server.url, "akidb_batch_size", "akidb_batch_size_bucket", {"le": "1"})
+    alone_before = metric(server.url, "akidb_batch_size", "akidb_batch_size_bucket", {"model": "all-MiniLM-L6-v2", "le": "1"})
 
     def client(k: int) -> float:
         worst = 1.0
@@ -68,7 +68,7 @@ def test_concurrent_clients_match_single_requests_and_batch(server):
         worst = min(pool.map(client, range(64)))
     assert worst >= 0.99999
     batches = metric(server.url, "akidb_batch_size", "akidb_batch_size_count") - batches_before
-    alone = metric(server.url, "akidb_batch_size", "akidb_batch_size_bucket", {"le": "1"}) - alone_before
+    alone = metric(server.url, "akidb_batch_size", "akidb_batch_size_bucket", {"model": "all-MiniLM-L6-v2", "le": "1"}) - alone_before
     assert batches > 0 and batches - alone > 0, "no batch with more than one request formed"
     assert batches < 256, "every request ran on its own"
 

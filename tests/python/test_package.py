@@ -29,7 +29,7 @@ def test_info(embedder):
     assert info["model"] == "all-MiniLM-L6-v2"
     assert info["dimension"] == 384
     assert info["max_tokens"] == 256
-    assert info["engine"] == "onnx"
+    assert info["engine"] == "native"  # engine="auto" on a CPU
     assert info["device"] == "cpu"
     assert info["variant"]
     assert embedder.get_sentence_embedding_dimension() == 384

@@ -52,7 +52,7 @@ class NativeCache : public ::testing::Test {
 };
 
 TEST_F(NativeCache, WrittenOnceThenMappedGivesBitIdenticalVectors) {
-  for (const std::string variant : {"fp32", "bf16"}) {
+  for (const std::string variant : {"fp32", "bf16", "int8"}) {
     NativeEngine plain(opts("off", variant));
     EXPECT_EQ(plain.cache_state(), "off");
     const auto want = run(plain, batch_);
@@ -67,7 +67,7 @@ TEST_F(NativeCache, WrittenOnceThenMappedGivesBitIdenticalVectors) {
   // No temporary file is left behind.
   std::size_t files = 0;
   for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir_.path())) ++files;
-  EXPECT_EQ(files, 5u);  // 2 links, akidb.json, 2 caches
+  EXPECT_EQ(files, 6u);  // 2 links, akidb.json, 3 caches
 }
 
 TEST_F(NativeCache, TruncatedCacheIsAModelErrorNamingTheFile) {

@@ -210,24 +210,36 @@ TEST(ServerAuth, BearerComparison) {
   EXPECT_FALSE(bearer_matches("", "secret"));
 }
 
-TEST(ServerMetrics, RendersHistogramsAndCounters) {
+TEST(ServerMetrics, RendersHistogramsAndCountersPerModel) {
   Metrics m;
   m.count_request("/embed", 200);
   m.observe_latency("/embed", 0.002);
-  m.observe_batch({3, 5, 40, {}});
-  m.add_served(5, 40);
+  ModelMetrics a;
+  a.observe_batch({3, 5, 40, {}});
+  a.add_served(5, 40);
+  ModelMetrics b;
+  b.add_served(1, 7);
   SchedulerCounters counters;
   counters.cancelled_sequences = 17;
-  const auto text = m.render({2, 9, counters}, R"(model="m",engine="onnx")");
+  const auto text = m.render({{"m", R"(model="m",engine="onnx")", &a, {2, 9, counters}},
+                              {"n\"2", R"(model="n",engine="native")", &b, {}}});
   EXPECT_NE(text.find(R"(akidb_http_requests_total{route="/embed",status="200"} 1)"),
             std::string::npos);
-  EXPECT_NE(text.find(R"(akidb_batch_size_bucket{le="4"} 1)"), std::string::npos);
-  EXPECT_NE(text.find(R"(akidb_batch_size_bucket{le="2"} 0)"), std::string::npos);
-  EXPECT_NE(text.find("akidb_queue_depth 2"), std::string::npos);
-  EXPECT_NE(text.find("akidb_queue_sequences 9"), std::string::npos);
-  EXPECT_NE(text.find("akidb_sequences_cancelled_total 17"), std::string::npos);
+  EXPECT_NE(text.find(R"(akidb_batch_size_bucket{model="m",le="4"} 1)"), std::string::npos);
+  EXPECT_NE(text.find(R"(akidb_batch_size_bucket{model="m",le="2"} 0)"), std::string::npos);
+  EXPECT_NE(text.find(R"(akidb_queue_depth{model="m"} 2)"), std::string::npos);
+  EXPECT_NE(text.find(R"(akidb_queue_sequences{model="m"} 9)"), std::string::npos);
+  EXPECT_NE(text.find(R"(akidb_sequences_cancelled_total{model="m"} 17)"), std::string::npos);
   EXPECT_NE(text.find(R"(akidb_info{model="m",engine="onnx"} 1)"), std::string::npos);
-  EXPECT_NE(text.find("akidb_tokens_total 40"), std::string::npos);
+  EXPECT_NE(text.find(R"(akidb_info{model="n",engine="native"} 1)"), std::string::npos);
+  EXPECT_NE(text.find(R"(akidb_tokens_total{model="m"} 40)"), std::string::npos);
+  // The second model's series, its name escaped as a label value.
+  EXPECT_NE(text.find(R"(akidb_tokens_total{model="n\"2"} 7)"), std::string::npos);
+  EXPECT_NE(text.find(R"(akidb_queue_depth{model="n\"2"} 0)"), std::string::npos);
+  EXPECT_NE(text.find(R"(akidb_stage_duration_seconds_count{model="n\"2",stage="queue"} 0)"),
+            std::string::npos);
+  // Each family's header once, whatever the number of models.
+  EXPECT_EQ(text.find("# TYPE akidb_tokens_total"), text.rfind("# TYPE akidb_tokens_total"));
 }
 
 }  // namespace

@@ -18,9 +18,12 @@ namespace akidb::embed {
 
 struct ProviderOptions {
   std::filesystem::path model_dir;
-  std::string engine = "onnx";  // one of available_engines(): onnx, native, python
-  std::string variant;          // a key of the manifest's variants; empty: its default
-  int threads = 0;              // 0: all cores
+  // One of available_engines(): auto (the default: the native engine on a
+  // CPU where the model has its files and the variant is one it runs, else
+  // ONNX Runtime; docs/native-engine.md), onnx, native, python.
+  std::string engine = "auto";
+  std::string variant;  // a key of the manifest's variants; empty: its default
+  int threads = 0;      // 0: all cores
   // Where inference runs (device.hpp, docs/devices.md): "cpu" (default),
   // "cuda" (ONNX Runtime's CUDA EP), "openvino" (the OpenVINO engine), "auto".
   std::string device = "cpu";
@@ -49,7 +52,7 @@ struct ProviderOptions {
   BridgeFraming framing = BridgeFraming::Binary;
 };
 
-// The engines make_provider() knows, e.g. {"onnx", "python"}.
+// The engines make_provider() knows: {"auto", "onnx", "native", "python"}.
 std::vector<std::string> available_engines();
 
 // Loads the model on the chosen engine and device. Throws Error(InvalidInput)

@@ -35,6 +35,10 @@ struct ModelManifest {
   // The variant used when none is asked for: the fastest one that is exact.
   std::string default_variant = "fp32";
   std::string tokenizer = "tokenizer.json";
+  // The engines the directory has files for: "onnx" (model*.onnx), "native"
+  // (model.safetensors + config.json of a family it runs). Manifests written
+  // before the native engine list none: {"onnx"}.
+  std::vector<std::string> engines = {"onnx"};
   // Variants whose output for a text depends on the rest of its batch (dynamic
   // int8 quantization scales activations over the whole batch); the provider
   // runs such a variant one input at a time.

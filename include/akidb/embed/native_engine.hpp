@@ -1,7 +1,8 @@
 #pragma once
-// The native engine: a C++ BERT encoder (fp32, AVX2/AVX-512 kernels picked at
-// run time) that reads model.safetensors and config.json from a model
-// directory. Packed variable-length batches, no padding.
+// The native engine: a C++ BERT encoder (fp32, bf16 or int8;
+// AVX2/AVX-512/AVX512_BF16/VNNI kernels picked at run time) that reads
+// model.safetensors and config.json from a model directory. Packed
+// variable-length batches, no padding.
 #include <cstddef>
 #include <filesystem>
 #include <memory>
@@ -20,8 +21,11 @@ struct NativeEngineOptions {
   // Advertised in capabilities(): the GEMMs are most efficient at M = 64-256
   // tokens and lose ~15% at 2048 (docs/native-engine.md).
   std::size_t max_batch_tokens = 512;
-  // "fp32", or "bf16": linear-layer weights rounded to bfloat16, fp32
-  // accumulation (vdpbf16ps with AVX512_BF16, else widened to fp32).
+  // "fp32" (empty: the same); "bf16": linear-layer weights rounded to
+  // bfloat16, fp32 accumulation (vdpbf16ps with AVX512_BF16, else widened to
+  // fp32); or "int8": linear layers with int8 weights (per output channel) and
+  // int8 activations (per token), VNNI where the CPU has it. All are
+  // batch-invariant (docs/native-engine.md).
   std::string variant = "fp32";
   // The packed-weights cache in model_dir (docs/native-engine.md): "on" or
   // "off"; empty: the AKIDB_NATIVE_CACHE environment variable, else "on".
@@ -31,7 +35,8 @@ struct NativeEngineOptions {
 class NativeEngine final : public InferenceEngine {
  public:
   // Throws Error(ModelError) naming the file (and tensor) for missing or bad
-  // weights or config; Error(Unavailable) when the CPU lacks AVX2 + FMA.
+  // weights or config; Error(Unavailable) when the CPU lacks AVX2 + FMA;
+  // Error(InvalidInput) for an unknown isa or variant.
   explicit NativeEngine(NativeEngineOptions options);
   ~NativeEngine() override;
 
@@ -40,7 +45,8 @@ class NativeEngine final : public InferenceEngine {
   // type id, or a sequence longer than max_position_embeddings.
   void run(const SequenceBatch& batch, std::span<float> hidden) override;
 
-  // The kernel set in use: "avx512" or "avx2".
+  // The kernel set in use: "avx512" or "avx2"; for int8, the int8 GEMMs':
+  // "avx512-vnni" or "avx2".
   std::string isa() const;
   // How the weights were loaded: "mapped" (from the packed-weights cache),
   // "written" (packed, cache written), "off", or "skipped: <why>".

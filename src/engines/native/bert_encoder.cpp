@@ -59,7 +59,8 @@ void BertEncoder::layer(const Compute& cx, const LayerWeights& w,
                         std::span<const std::uint32_t> offsets, std::size_t tokens, float* x) {
   const std::size_t h = config_.hidden_size;
   const float eps = config_.layer_norm_eps;
-  gemm(cx, w.qkv, x, h, tokens, qkv_.data(), 3 * h, Epilogue::Bias);
+  LinearScratch& scratch = linear_scratch_;
+  linear(cx, w.qkv, scratch, x, h, tokens, qkv_.data(), 3 * h, Epilogue::Bias);
 
   AttentionArgs args;
   args.qkv = qkv_.data();
@@ -76,13 +77,14 @@ void BertEncoder::layer(const Compute& cx, const LayerWeights& w,
   }
   attention(cx, args, config_.num_heads, offsets, scratch_.data(), scratch_per_thread_);
 
-  gemm(cx, w.attn_out, context_.data(), h, tokens, attended_.data(), h, Epilogue::BiasResidual, x,
-       h);
+  linear(cx, w.attn_out, scratch, context_.data(), h, tokens, attended_.data(), h,
+         Epilogue::BiasResidual, x, h);
   layer_norm(cx, attended_.data(), tokens, h, w.attn_ln.gamma.data(), w.attn_ln.beta.data(), eps);
   const std::size_t inter = config_.intermediate_size;
-  gemm(cx, w.ffn_up, attended_.data(), h, tokens, intermediate_.data(), inter, Epilogue::BiasGelu);
-  gemm(cx, w.ffn_down, intermediate_.data(), inter, tokens, x, h, Epilogue::BiasResidual,
-       attended_.data(), h);
+  linear(cx, w.ffn_up, scratch, attended_.data(), h, tokens, intermediate_.data(), inter,
+         Epilogue::BiasGelu);
+  linear(cx, w.ffn_down, scratch, intermediate_.data(), inter, tokens, x, h, Epilogue::BiasResidual,
+         attended_.data(), h);
   layer_norm(cx, x, tokens, h, w.out_ln.gamma.data(), w.out_ln.beta.data(), eps);
 }
 

@@ -45,6 +45,7 @@ class BertEncoder {
   AlignedBuffer attended_;
   AlignedBuffer intermediate_;
   AlignedBuffer scratch_;
+  LinearScratch linear_scratch_;
   std::size_t scratch_per_thread_ = 0;
 };
 

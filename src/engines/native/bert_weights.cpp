@@ -14,7 +14,7 @@ using Shape = std::vector<std::size_t>;
 
 class Reader {
  public:
-  Reader(const std::filesystem::path& path, WeightFormat format) : file_(path), format_(format) {
+  explicit Reader(const std::filesystem::path& path) : file_(path) {
     for (const char* prefix : {"bert.", "roberta.", "mpnet."}) {
       if (file_.contains(std::string(prefix) + "embeddings.word_embeddings.weight"))
         prefix_ = prefix;
@@ -46,17 +46,14 @@ class Reader {
   LayerNormWeights layer_norm(const std::string& name, std::size_t n) const {
     return {buffer(name + ".weight", {n}), buffer(name + ".bias", {n})};
   }
-  Linear linear(const std::string& name, std::size_t out, std::size_t in) const {
+  Linear linear(const std::string& name, std::size_t out, std::size_t in,
+                WeightFormat format) const {
     std::vector<float> wc, bc;
-    Linear l = pack(f32(name + ".weight", {out, in}, wc), f32(name + ".bias", {out}, bc), out, in);
+    Linear l = make_linear(f32(name + ".weight", {out, in}, wc), f32(name + ".bias", {out}, bc),
+                           out, in, format);
     release(name + ".weight");
     release(name + ".bias");
     return l;
-  }
-  Linear pack(std::span<const float> w, std::span<const float> b, std::size_t out,
-              std::size_t in) const {
-    if (format_ == WeightFormat::Bf16) return PackedMatrixBf16(w, b, out, in);
-    return PackedMatrix(w, b, out, in);
   }
 
  private:
@@ -67,11 +64,10 @@ class Reader {
   }
   SafetensorsFile file_;
   std::string prefix_;
-  WeightFormat format_;
 };
 
 Linear load_qkv(const Reader& r, const std::string& base, const std::array<const char*, 3>& parts,
-                std::size_t hidden) {
+                std::size_t hidden, WeightFormat format) {
   std::vector<float> weight, bias;
   weight.reserve(3 * hidden * hidden);
   bias.reserve(3 * hidden);
@@ -84,7 +80,7 @@ Linear load_qkv(const Reader& r, const std::string& base, const std::array<const
     r.release(base + part + ".weight");
     r.release(base + part + ".bias");
   }
-  return r.pack(weight, bias, 3 * hidden, hidden);
+  return make_linear(weight, bias, 3 * hidden, hidden, format);
 }
 
 // Attention tensor names: BERT's attention.self.{query,key,value},
@@ -104,36 +100,26 @@ constexpr AttentionNames kBertNames{"attention.self.",
 constexpr AttentionNames kMpnetNames{
     "attention.attn.", {"q", "k", "v"}, "attention.attn.o", "attention.LayerNorm"};
 
-LayerWeights load_layer(const Reader& r, const BertConfig& c, std::size_t index) {
+LayerWeights load_layer(const Reader& r, const BertConfig& c, std::size_t index,
+                        const LinearFormats& f) {
   const std::string base = "encoder.layer." + std::to_string(index) + ".";
   const std::size_t h = c.hidden_size;
   const AttentionNames& names = c.family == Family::MPNet ? kMpnetNames : kBertNames;
   LayerWeights l;
-  l.qkv = load_qkv(r, base + names.qkv_base, names.qkv, h);
-  l.attn_out = r.linear(base + names.out, h, h);
+  l.qkv = load_qkv(r, base + names.qkv_base, names.qkv, h, f.qkv);
+  l.attn_out = r.linear(base + names.out, h, h, f.attn_out);
   l.attn_ln = r.layer_norm(base + names.ln, h);
-  l.ffn_up = r.linear(base + "intermediate.dense", c.intermediate_size, h);
-  l.ffn_down = r.linear(base + "output.dense", h, c.intermediate_size);
+  l.ffn_up = r.linear(base + "intermediate.dense", c.intermediate_size, h, f.ffn_up);
+  l.ffn_down = r.linear(base + "output.dense", h, c.intermediate_size, f.ffn_down);
   l.out_ln = r.layer_norm(base + "output.LayerNorm", h);
   return l;
 }
 
 }  // namespace
 
-WeightFormat parse_weight_format(std::string_view name) {
-  if (name.empty() || name == "fp32") return WeightFormat::Fp32;
-  if (name == "bf16") return WeightFormat::Bf16;
-  throw invalid_request("native engine: unknown variant '" + std::string(name) +
-                        "' (expected fp32 or bf16)");
-}
-
-const char* weight_format_name(WeightFormat format) noexcept {
-  return format == WeightFormat::Bf16 ? "bf16" : "fp32";
-}
-
 BertWeights load_bert_weights(const std::filesystem::path& safetensors, const BertConfig& c,
-                              WeightFormat format) {
-  const Reader r(safetensors, format);
+                              const LinearFormats& formats) {
+  const Reader r(safetensors);
   BertWeights w;
   const std::size_t h = c.hidden_size;
   w.word = r.view("embeddings.word_embeddings.weight", {c.vocab_size, h}, w);
@@ -152,7 +138,7 @@ BertWeights load_bert_weights(const std::filesystem::path& safetensors, const Be
   }
   w.embedding_ln = r.layer_norm("embeddings.LayerNorm", h);
   w.layers.reserve(c.num_layers);
-  for (std::size_t i = 0; i < c.num_layers; ++i) w.layers.push_back(load_layer(r, c, i));
+  for (std::size_t i = 0; i < c.num_layers; ++i) w.layers.push_back(load_layer(r, c, i, formats));
   return w;
 }
 

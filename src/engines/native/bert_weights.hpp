@@ -7,7 +7,6 @@
 // packed-weights cache for everything).
 #include <filesystem>
 #include <memory>
-#include <string_view>
 #include <vector>
 
 #include "bert_config.hpp"
@@ -16,13 +15,6 @@
 #include "weight_array.hpp"
 
 namespace akidb::embed::native {
-
-// How the linear layers' weights are stored (NativeEngineOptions::variant).
-enum class WeightFormat { Fp32, Bf16 };
-
-// "fp32" or "bf16"; anything else throws Error(InvalidInput).
-WeightFormat parse_weight_format(std::string_view name);
-const char* weight_format_name(WeightFormat format) noexcept;
 
 struct LayerNormWeights {
   WeightArray<float> gamma;
@@ -53,8 +45,9 @@ struct BertWeights {
 // naming the file and tensor for a missing tensor, a wrong shape or dtype, or
 // a truncated file. The word embeddings stay in the file's mapping (only the
 // rows used are ever read into memory); the pages of every other tensor are
-// released from the process once packed.
+// released from the process once packed. `formats`: the precision each linear
+// layer is packed in.
 BertWeights load_bert_weights(const std::filesystem::path& safetensors, const BertConfig& config,
-                              WeightFormat format = WeightFormat::Fp32);
+                              const LinearFormats& formats = {});
 
 }  // namespace akidb::embed::native

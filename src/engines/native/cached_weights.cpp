@@ -71,18 +71,52 @@ std::vector<FloatSlot> float_slots(BertWeights& w, const BertConfig& c) {
   return out;
 }
 
+// The blobs of one linear layer: "<slot>.packed" and "<slot>.bias", and for
+// int8 also "<slot>.scales" and "<slot>.sums".
+void add_blobs(std::vector<CacheBlob>& out, const std::string& name, const Linear& linear) {
+  std::visit(
+      [&](const auto& m) {
+        out.push_back({name + ".packed", bytes_of(m.packed_array())});
+        out.push_back({name + ".bias", bytes_of(m.bias_array())});
+      },
+      linear);
+  if (const auto* q = std::get_if<PackedMatrixInt8>(&linear)) {
+    out.push_back({name + ".scales", bytes_of(q->scales_array())});
+    out.push_back({name + ".sums", bytes_of(q->sums_array())});
+  }
+}
+
 std::vector<CacheBlob> blobs_of(BertWeights& w, const BertConfig& c) {
   std::vector<CacheBlob> out;
   for (const auto& s : float_slots(w, c)) out.push_back({s.name, bytes_of(*s.array)});
-  for (const auto& s : linear_slots(w, c)) {
-    std::visit(
-        [&](const auto& m) {
-          out.push_back({s.name + ".packed", bytes_of(m.packed_array())});
-          out.push_back({s.name + ".bias", bytes_of(m.bias_array())});
-        },
-        *s.linear);
-  }
+  for (const auto& s : linear_slots(w, c)) add_blobs(out, s.name, *s.linear);
   return out;
+}
+
+template <class T>
+WeightArray<T> blob_of(const PackedCache& cache, const std::string& name, std::size_t count) {
+  return view_of<T>(cache.blob(name, count * sizeof(T)));
+}
+
+Linear linear_from(const PackedCache& cache, const LinearSlot& s, WeightFormat format) {
+  if (format == WeightFormat::Int8) {
+    const std::size_t cols = PackedMatrixInt8::padded_cols(s.n);
+    return PackedMatrixInt8(
+        s.n, s.k,
+        blob_of<std::int8_t>(cache, s.name + ".packed", PackedMatrixInt8::packed_bytes(s.n, s.k)),
+        blob_of<float>(cache, s.name + ".scales", cols),
+        blob_of<std::int32_t>(cache, s.name + ".sums", cols),
+        blob_of<float>(cache, s.name + ".bias", cols));
+  }
+  auto bias = blob_of<float>(cache, s.name + ".bias", PackedMatrix::bias_floats(s.n));
+  if (format == WeightFormat::Bf16)
+    return PackedMatrixBf16(
+        s.n, s.k,
+        blob_of<std::uint32_t>(cache, s.name + ".packed", PackedMatrixBf16::pair_words(s.n, s.k)),
+        std::move(bias));
+  return PackedMatrix(
+      s.n, s.k, blob_of<float>(cache, s.name + ".packed", PackedMatrix::packed_floats(s.n, s.k)),
+      std::move(bias));
 }
 
 BertWeights weights_from(const PackedCache& cache, const BertConfig& c, WeightFormat format) {
@@ -90,19 +124,7 @@ BertWeights weights_from(const PackedCache& cache, const BertConfig& c, WeightFo
   w.layers.resize(c.num_layers);
   for (const auto& s : float_slots(w, c))
     *s.array = view_of<float>(cache.blob(s.name, s.count * sizeof(float)));
-  for (const auto& s : linear_slots(w, c)) {
-    auto bias = view_of<float>(cache.blob(s.name + ".bias", PackedMatrix::bias_floats(s.n) * 4));
-    if (format == WeightFormat::Bf16) {
-      const std::size_t words = PackedMatrixBf16::pair_words(s.n, s.k);
-      *s.linear = PackedMatrixBf16(
-          s.n, s.k, view_of<std::uint32_t>(cache.blob(s.name + ".packed", words * 4)),
-          std::move(bias));
-    } else {
-      const std::size_t floats = PackedMatrix::packed_floats(s.n, s.k);
-      *s.linear = PackedMatrix(s.n, s.k, view_of<float>(cache.blob(s.name + ".packed", floats * 4)),
-                               std::move(bias));
-    }
-  }
+  for (const auto& s : linear_slots(w, c)) *s.linear = linear_from(cache, s, format);
   w.mappings.push_back(cache.mapping());
   return w;
 }
@@ -160,17 +182,17 @@ std::filesystem::path cache_path(const std::filesystem::path& model_dir, WeightF
 LoadedWeights load_weights(const std::filesystem::path& dir, const BertConfig& c,
                            WeightFormat format, bool use_cache) {
   const auto source = dir / "model.safetensors";
-  if (!use_cache) return {load_bert_weights(source, c, format), "off"};
+  if (!use_cache) return {load_bert_weights(source, c, formats_of(format)), "off"};
   std::string why;
   const auto id = identity_of(dir, format, why);
   if (!id) {
     log_line("packed-weights cache not used: " + why);
-    return {load_bert_weights(source, c, format), "skipped: " + why};
+    return {load_bert_weights(source, c, formats_of(format)), "skipped: " + why};
   }
   const auto path = cache_path(dir, format);
   if (std::filesystem::exists(path))
     return {weights_from(PackedCache(path, *id), c, format), "mapped"};
-  BertWeights packed = load_bert_weights(source, c, format);
+  BertWeights packed = load_bert_weights(source, c, formats_of(format));
   why = write_packed_cache(path, *id, blobs_of(packed, c));
   if (!why.empty()) {
     log_line("packed-weights cache not written: " + why);

@@ -12,8 +12,9 @@
 
 namespace akidb::embed::native {
 
-// The version of the packed layouts (PackedMatrix, PackedMatrixBf16): bump it
-// when a layout changes, so older cache files are not read.
+// The version of the packed layouts (PackedMatrix, PackedMatrixBf16,
+// PackedMatrixInt8): bump it when a layout changes, so older cache files are
+// not read.
 inline constexpr int kPackedLayoutVersion = 1;
 
 std::filesystem::path cache_path(const std::filesystem::path& model_dir, WeightFormat format);

@@ -12,6 +12,9 @@ bool has_avx512() { return has_avx2_fma() && __builtin_cpu_supports("avx512f"); 
 bool has_avx512bf16() {
   return has_avx512() && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512bf16");
 }
+bool has_vnni() {
+  return has_avx512() && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
+}
 
 }  // namespace
 
@@ -35,6 +38,12 @@ const KernelTable& select_kernels(Isa requested) {
   if (requested == Isa::Avx512)
     throw Error(ErrorCode::Unavailable, "native engine: this CPU lacks AVX-512F");
   return avx2_kernels();
+}
+
+const Int8KernelTable& select_int8_kernels(Isa requested) {
+  select_kernels(requested);  // the same refusals
+  if (requested != Isa::Avx2 && has_vnni()) return vnni_int8_kernels();
+  return avx2_int8_kernels();
 }
 
 }  // namespace akidb::embed::native

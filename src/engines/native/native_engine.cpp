@@ -71,11 +71,14 @@ void check_batch(const SequenceBatch& batch, const native::BertConfig& c,
 struct NativeEngine::Impl {
   explicit Impl(const NativeEngineOptions& options)
       : kernels(native::select_kernels(native::parse_isa(isa_choice(options)))),
+        int8(native::parse_weight_format(options.variant) == native::WeightFormat::Int8
+                 ? &native::select_int8_kernels(native::parse_isa(isa_choice(options)))
+                 : nullptr),
         encoder(load_encoder(options, cache_state)),
         pool(options.threads) {
     caps.name = "native";
     caps.device = "cpu";
-    caps.execution_provider = std::string("native-") + kernels.name;
+    caps.execution_provider = std::string("native-") + isa_name();
     if (native::parse_weight_format(options.variant) == native::WeightFormat::Bf16)
       caps.execution_provider += std::string("-bf16-") + kernels.bf16_method;
     caps.hidden_size = encoder.config().hidden_size;
@@ -84,7 +87,10 @@ struct NativeEngine::Impl {
     caps.batch_invariant = true;
   }
 
+  const char* isa_name() const { return int8 ? int8->name : kernels.name; }
+
   const native::KernelTable& kernels;
+  const native::Int8KernelTable* int8;  // the int8 variant only
   std::string cache_state;
   BertEncoder encoder;
   native::ThreadPool pool;
@@ -98,14 +104,14 @@ NativeEngine::~NativeEngine() = default;
 
 const EngineCapabilities& NativeEngine::capabilities() const noexcept { return impl_->caps; }
 
-std::string NativeEngine::isa() const { return impl_->kernels.name; }
+std::string NativeEngine::isa() const { return impl_->isa_name(); }
 
 std::string NativeEngine::cache_state() const { return impl_->cache_state; }
 
 void NativeEngine::run(const SequenceBatch& batch, std::span<float> hidden) {
   check_batch(batch, impl_->encoder.config(), hidden.size());
   const std::lock_guard lock(impl_->mutex);
-  const native::Compute cx{impl_->pool, impl_->kernels};
+  const native::Compute cx{impl_->pool, impl_->kernels, impl_->int8};
   impl_->encoder.forward(cx, {batch.ids, batch.type_ids, batch.offsets}, hidden);
 }
 

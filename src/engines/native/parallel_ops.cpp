@@ -61,12 +61,6 @@ void gemm(const Compute& cx, const PackedMatrixBf16& w, const float* a, std::siz
   run_gemm(cx, g, m, w.panels(), cx.kernels.gemm_panel_bf16);
 }
 
-void gemm(const Compute& cx, const Linear& w, const float* a, std::size_t lda, std::size_t m,
-          float* c, std::size_t ldc, Epilogue epilogue, const float* residual, std::size_t ldr) {
-  std::visit(
-      [&](const auto& matrix) { gemm(cx, matrix, a, lda, m, c, ldc, epilogue, residual, ldr); }, w);
-}
-
 void attention(const Compute& cx, const AttentionArgs& args, std::size_t heads,
                std::span<const std::uint32_t> offsets, float* scratch,
                std::size_t scratch_per_thread) {

@@ -7,7 +7,9 @@
 #include <span>
 
 #include "kernels.hpp"
-#include "linear.hpp"
+#include "kernels_int8.hpp"
+#include "packed_matrix.hpp"
+#include "packed_matrix_bf16.hpp"
 #include "thread_pool.hpp"
 
 namespace akidb::embed::native {
@@ -15,6 +17,7 @@ namespace akidb::embed::native {
 struct Compute {
   ThreadPool& pool;
   const KernelTable& kernels;
+  const Int8KernelTable* int8 = nullptr;  // the int8 variant's GEMMs
 };
 
 // C[m, w.n()] = A[m, w.k()] * W^T + bias, with the epilogue (residual: [m, n]
@@ -26,10 +29,6 @@ void gemm(const Compute& cx, const PackedMatrix& w, const float* a, std::size_t 
 void gemm(const Compute& cx, const PackedMatrixBf16& w, const float* a, std::size_t lda,
           std::size_t m, float* c, std::size_t ldc, Epilogue epilogue,
           const float* residual = nullptr, std::size_t ldr = 0);
-// Whichever format the layer has.
-void gemm(const Compute& cx, const Linear& w, const float* a, std::size_t lda, std::size_t m,
-          float* c, std::size_t ldc, Epilogue epilogue, const float* residual = nullptr,
-          std::size_t ldr = 0);
 
 // Every head of every sequence (offsets as in SequenceBatch). `scratch` holds
 // attention_scratch_floats(longest, head_dim) floats per thread.
