@@ -3,7 +3,6 @@
 #include <array>
 #include <string>
 
-#include "akidb/embed/error.hpp"
 #include "relative_position.hpp"
 #include "safetensors.hpp"
 
