@@ -8,6 +8,7 @@
 
 #include "kernels.hpp"
 #include "packed_matrix.hpp"
+#include "step_profile.hpp"
 #include "thread_pool.hpp"
 
 namespace akidb::embed::native {
@@ -15,7 +16,13 @@ namespace akidb::embed::native {
 struct Compute {
   ThreadPool& pool;
   const KernelTable& kernels;
+  StepProfile* profile = nullptr;  // set: the encoder times every step into it
 };
+
+// FLOPs (2 x multiply-adds) of an m-row GEMM against w.
+inline double gemm_flops(std::size_t m, const PackedMatrix& w) {
+  return 2.0 * double(m) * double(w.n()) * double(w.k());
+}
 
 // C[m, w.n()] = A[m, w.k()] * W^T + bias, with the epilogue (residual: [m, n]
 // with leading dimension ldr).
