@@ -4,8 +4,14 @@
 // (AKIDB_WITH_DNNL; primitive created once per shape, weights in its
 // preferred layout, not timed).
 //
-//   akidb-gemm-bench [--threads 1] [--seconds 0.3]
+//   akidb-gemm-bench [--threads 1] [--seconds 0.3] [--m 1 13 64] [--cold]
+//
+// --cold: every call multiplies by the next of enough copies of the weights
+// to exceed the L3 (96 MB in all), so the weights come from memory, as in a
+// batch-1 forward pass (all-MiniLM-L6-v2: 42.5 MB of GEMM weights, more than
+// a 32 MiB L3). Without it the weights stay in the caches between calls.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <random>
@@ -54,13 +60,20 @@ double rate(Fn&& fn, double seconds) {
 }
 
 double native_gflops(const KernelTable& kt, ThreadPool& pool, const Shape& s, std::size_t m,
-                     double seconds) {
+                     double seconds, bool cold) {
   const auto a = random_vector(m * s.k), w = random_vector(s.n * s.k), b = random_vector(s.n);
-  const PackedMatrix packed(w, b, s.n, s.k);
+  const std::size_t copies = cold ? std::max<std::size_t>(1, 96'000'000 / (4 * s.n * s.k)) : 1;
+  std::vector<PackedMatrix> packed;
+  for (std::size_t i = 0; i < copies; ++i) packed.emplace_back(w, b, s.n, s.k);
   std::vector<float> c(m * s.n);
   const Compute cx{pool, kt};
-  const double per_s =
-      rate([&] { gemm(cx, packed, a.data(), s.k, m, c.data(), s.n, Epilogue::Bias); }, seconds);
+  std::size_t next = 0;
+  const double per_s = rate(
+      [&] {
+        gemm(cx, packed[next], a.data(), s.k, m, c.data(), s.n, Epilogue::Bias);
+        next = (next + 1) % copies;
+      },
+      seconds);
   return per_s * 2.0 * double(m * s.n * s.k) / 1e9;
 }
 
@@ -106,8 +119,12 @@ int main(int argc, char** argv) {
   CLI::App app{"native GEMM GFLOP/s on the encoder's shapes"};
   std::size_t threads = 1;
   double seconds = 0.3;
+  bool cold = false;
+  std::vector<std::size_t> ms{1, 13, 64, 256, 2048};
   app.add_option("--threads", threads, "threads (oneDNN: set OMP_NUM_THREADS to match)");
   app.add_option("--seconds", seconds, "time per measurement");
+  app.add_option("--m", ms, "rows of A to measure");
+  app.add_flag("--cold", cold, "native: weights from memory, not the caches (see above)");
   CLI11_PARSE(app, argc, argv);
   ThreadPool pool(threads);
   const Shape shapes[] = {{"qkv 384->1152", 1152, 384},
@@ -124,9 +141,10 @@ int main(int argc, char** argv) {
 #endif
   std::printf("\n");
   for (const auto& s : shapes) {
-    for (const std::size_t m : {1u, 13u, 64u, 256u, 2048u}) {
+    for (const std::size_t m : ms) {
       std::printf("%-20s %6zu", s.name, m);
-      for (const auto* t : tables) std::printf(" %9.1f", native_gflops(*t, pool, s, m, seconds));
+      for (const auto* t : tables)
+        std::printf(" %9.1f", native_gflops(*t, pool, s, m, seconds, cold));
 #ifdef AKIDB_WITH_DNNL
       std::printf(" %9.1f", dnnl_gflops(s, m, seconds));
 #endif
