@@ -4,12 +4,13 @@
 // (AKIDB_WITH_DNNL; primitive created once per shape, weights in its
 // preferred layout, not timed).
 //
-//   akidb-gemm-bench [--threads 1] [--seconds 0.3] [--m 1 13 64] [--cold]
+//   akidb-gemm-bench [--threads 1] [--seconds 0.3] [--m 1 13 64] [--working-set MB]
 //
-// --cold: every call multiplies by the next of enough copies of the weights
-// to exceed the L3 (96 MB in all), so the weights come from memory, as in a
-// batch-1 forward pass (all-MiniLM-L6-v2: 42.5 MB of GEMM weights, more than
-// a 32 MiB L3). Without it the weights stay in the caches between calls.
+// --working-set MB: every call multiplies by the next of enough copies of
+// the weights to fill MB megabytes, cycled, as a forward pass cycles through
+// its layers' weights (all-MiniLM-L6-v2: 42.5 MB of GEMM weights). Beyond
+// the L3 (32 MiB here) the weights come from memory. 0 (default): one copy,
+// which stays in the caches between calls.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -60,9 +61,10 @@ double rate(Fn&& fn, double seconds) {
 }
 
 double native_gflops(const KernelTable& kt, ThreadPool& pool, const Shape& s, std::size_t m,
-                     double seconds, bool cold) {
+                     double seconds, double working_set_mb) {
   const auto a = random_vector(m * s.k), w = random_vector(s.n * s.k), b = random_vector(s.n);
-  const std::size_t copies = cold ? std::max<std::size_t>(1, 96'000'000 / (4 * s.n * s.k)) : 1;
+  const auto copies = std::max<std::size_t>(
+      1, static_cast<std::size_t>(working_set_mb * 1e6 / double(4 * s.n * s.k)));
   std::vector<PackedMatrix> packed;
   for (std::size_t i = 0; i < copies; ++i) packed.emplace_back(w, b, s.n, s.k);
   std::vector<float> c(m * s.n);
@@ -119,12 +121,13 @@ int main(int argc, char** argv) {
   CLI::App app{"native GEMM GFLOP/s on the encoder's shapes"};
   std::size_t threads = 1;
   double seconds = 0.3;
-  bool cold = false;
+  double working_set_mb = 0;
   std::vector<std::size_t> ms{1, 13, 64, 256, 2048};
   app.add_option("--threads", threads, "threads (oneDNN: set OMP_NUM_THREADS to match)");
   app.add_option("--seconds", seconds, "time per measurement");
   app.add_option("--m", ms, "rows of A to measure");
-  app.add_flag("--cold", cold, "native: weights from memory, not the caches (see above)");
+  app.add_option("--working-set", working_set_mb,
+                 "native: MB of weight copies cycled through (see above)");
   CLI11_PARSE(app, argc, argv);
   ThreadPool pool(threads);
   const Shape shapes[] = {{"qkv 384->1152", 1152, 384},
@@ -144,7 +147,7 @@ int main(int argc, char** argv) {
     for (const std::size_t m : ms) {
       std::printf("%-20s %6zu", s.name, m);
       for (const auto* t : tables)
-        std::printf(" %9.1f", native_gflops(*t, pool, s, m, seconds, cold));
+        std::printf(" %9.1f", native_gflops(*t, pool, s, m, seconds, working_set_mb));
 #ifdef AKIDB_WITH_DNNL
       std::printf(" %9.1f", dnnl_gflops(s, m, seconds));
 #endif

@@ -13,10 +13,28 @@
 
 namespace akidb::embed::native {
 
+// How steps are cut into shares. The defaults were chosen by measurement
+// (docs/native-engine.md, "Batch-1 scheduling"); bench/native_ab.cpp times
+// other settings against them in one process. No setting changes a row's
+// arithmetic, so every setting gives bit-identical outputs.
+struct Schedule {
+  // GEMM shares per thread. At batch 1 a GEMM step is 12-48 tasks of a few
+  // microseconds and the last share to finish decides when the step ends,
+  // so GEMMs are cut finer than other steps (kSharesPerThread).
+  std::size_t gemm_shares_per_thread = 16;
+  // LayerNorm of at most this many rows runs on the calling thread: a fork
+  // and join costs more than the pass (13 rows x 384: about a microsecond).
+  std::size_t serial_norm_rows = 16;
+  // Near-equal row chunks on whole micro-tiles; false: full chunks and a
+  // short last one (whose tasks are light, so the step's tail is uneven).
+  bool balanced_chunks = true;
+};
+
 struct Compute {
   ThreadPool& pool;
   const KernelTable& kernels;
   StepProfile* profile = nullptr;  // set: the encoder times every step into it
+  Schedule schedule{};
 };
 
 // FLOPs (2 x multiply-adds) of an m-row GEMM against w.
@@ -45,8 +63,9 @@ inline constexpr std::size_t kSharesPerThread = 4;
 
 // Calls fn(begin, end) on contiguous shares of [0, count), in parallel.
 template <class Fn>
-void parallel_for(ThreadPool& pool, std::size_t count, Fn&& fn) {
-  const std::size_t shares = std::min(count, pool.size() * kSharesPerThread);
+void parallel_for(ThreadPool& pool, std::size_t count, Fn&& fn,
+                  std::size_t shares_per_thread = kSharesPerThread) {
+  const std::size_t shares = std::min(count, pool.size() * shares_per_thread);
   auto share = [&](std::size_t s, std::size_t) {
     fn(count * s / shares, count * (s + 1) / shares);
   };
