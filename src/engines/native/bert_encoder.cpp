@@ -78,7 +78,7 @@ void BertEncoder::layer(const Compute& cx, const LayerWeights& w,
   const std::size_t h = config_.hidden_size;
   const float eps = config_.layer_norm_eps;
   gemm(cx, w.qkv, x, h, tokens, qkv_.data(), 3 * h, Epilogue::Bias);
-  mark(cx, Step::Qkv, gemm_flops(tokens, w.qkv));
+  mark(cx, Step::Qkv, gemm_flops(tokens, 3 * h, h));
 
   AttentionArgs args;
   args.qkv = qkv_.data();
@@ -98,15 +98,15 @@ void BertEncoder::layer(const Compute& cx, const LayerWeights& w,
 
   gemm(cx, w.attn_out, context_.data(), h, tokens, attended_.data(), h, Epilogue::BiasResidual, x,
        h);
-  mark(cx, Step::AttnOut, gemm_flops(tokens, w.attn_out));
+  mark(cx, Step::AttnOut, gemm_flops(tokens, h, h));
   layer_norm(cx, attended_.data(), tokens, h, w.attn_ln.gamma.data(), w.attn_ln.beta.data(), eps);
   mark(cx, Step::AttnNorm);
   const std::size_t inter = config_.intermediate_size;
   gemm(cx, w.ffn_up, attended_.data(), h, tokens, intermediate_.data(), inter, Epilogue::BiasGelu);
-  mark(cx, Step::FfnUp, gemm_flops(tokens, w.ffn_up));
+  mark(cx, Step::FfnUp, gemm_flops(tokens, inter, h));
   gemm(cx, w.ffn_down, intermediate_.data(), inter, tokens, x, h, Epilogue::BiasResidual,
        attended_.data(), h);
-  mark(cx, Step::FfnDown, gemm_flops(tokens, w.ffn_down));
+  mark(cx, Step::FfnDown, gemm_flops(tokens, h, inter));
   layer_norm(cx, x, tokens, h, w.out_ln.gamma.data(), w.out_ln.beta.data(), eps);
   mark(cx, Step::FfnNorm);
 }

@@ -37,9 +37,10 @@ struct Compute {
   Schedule schedule{};
 };
 
-// FLOPs (2 x multiply-adds) of an m-row GEMM against w.
-inline double gemm_flops(std::size_t m, const PackedMatrix& w) {
-  return 2.0 * double(m) * double(w.n()) * double(w.k());
+// FLOPs (2 x multiply-adds) of an [m, k] x [k, n] GEMM (from the shapes, so
+// whatever format the weights are stored in).
+inline double gemm_flops(std::size_t m, std::size_t n, std::size_t k) {
+  return 2.0 * double(m) * double(n) * double(k);
 }
 
 // C[m, w.n()] = A[m, w.k()] * W^T + bias, with the epilogue (residual: [m, n]
