@@ -64,10 +64,9 @@ int main(int argc, char** argv) {
     ThreadPool pool(threads);
     const auto& kernels = select_kernels(Isa::Auto);
     const std::vector<Setting> settings = {
-        {"before", {4, 0, false}},
-        {"gemm shares 16", {16, 0, false}},
-        {"serial LayerNorm", {4, 16, false}},
-        {"balanced chunks", {4, 0, true}},
+        {"before", {4, 0}},
+        {"gemm shares 16", {16, 0}},
+        {"serial LayerNorm", {4, 16}},
         {"after (defaults)", Schedule{}},
     };
     std::vector<std::vector<float>> out(settings.size(),

@@ -12,17 +12,6 @@ std::size_t chunk_rows(std::size_t k, std::size_t tile_rows) {
   return std::max(tile_rows, rows / tile_rows * tile_rows);
 }
 
-// First row of chunk c of `chunks` over m rows: near-equal chunks (a short
-// last chunk made its tasks light and the step's tail uneven), boundaries on
-// whole micro-tiles. A row's arithmetic does not depend on its chunk.
-std::size_t chunk_begin(std::size_t c, std::size_t chunks, std::size_t m, std::size_t tile_rows,
-                        std::size_t rows, bool balanced) {
-  if (c >= chunks) return m;
-  if (!balanced) return c * rows;
-  const std::size_t even = m * c / chunks;
-  return std::min(m, (even + tile_rows / 2) / tile_rows * tile_rows);
-}
-
 }  // namespace
 
 void gemm(const Compute& cx, const PackedMatrix& w, const float* a, std::size_t lda, std::size_t m,
@@ -39,9 +28,7 @@ void gemm(const Compute& cx, const PackedMatrix& w, const float* a, std::size_t 
   g.n = w.n();
   g.k = w.k();
   g.epilogue = epilogue;
-  const std::size_t tile = cx.kernels.max_rows;
-  const std::size_t rows = chunk_rows(w.k(), tile);
-  const bool balanced = cx.schedule.balanced_chunks;
+  const std::size_t rows = chunk_rows(w.k(), cx.kernels.max_rows);
   const std::size_t chunks = (m + rows - 1) / rows;
   const std::size_t panels = w.panels();
   auto* const kernel = cx.kernels.gemm_panel;
@@ -51,9 +38,8 @@ void gemm(const Compute& cx, const PackedMatrix& w, const float* a, std::size_t 
       [&](std::size_t begin, std::size_t end) {
         for (std::size_t task = begin; task < end; ++task) {
           const std::size_t chunk = task / panels;
-          const std::size_t m0 = chunk_begin(chunk, chunks, m, tile, rows, balanced);
-          const std::size_t m1 = chunk_begin(chunk + 1, chunks, m, tile, rows, balanced);
-          if (m1 > m0) kernel(g, m0, m1, task % panels);
+          const std::size_t m0 = chunk * rows;
+          kernel(g, m0, std::min(m, m0 + rows), task % panels);
         }
       },
       cx.schedule.gemm_shares_per_thread);

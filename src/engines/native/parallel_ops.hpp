@@ -25,9 +25,6 @@ struct Schedule {
   // LayerNorm of at most this many rows runs on the calling thread: a fork
   // and join costs more than the pass (13 rows x 384: about a microsecond).
   std::size_t serial_norm_rows = 16;
-  // Near-equal row chunks on whole micro-tiles; false: full chunks and a
-  // short last one (whose tasks are light, so the step's tail is uneven).
-  bool balanced_chunks = true;
 };
 
 struct Compute {
