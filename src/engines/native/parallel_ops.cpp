@@ -33,13 +33,16 @@ void gemm(const Compute& cx, const PackedMatrix& w, const float* a, std::size_t 
   const std::size_t panels = w.panels();
   auto* const kernel = cx.kernels.gemm_panel;
   // Chunk-major task order: a thread's share walks the panels of one chunk.
-  parallel_for(cx.pool, chunks * panels, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t task = begin; task < end; ++task) {
-      const std::size_t chunk = task / panels;
-      const std::size_t m0 = chunk * rows;
-      kernel(g, m0, std::min(m, m0 + rows), task % panels);
-    }
-  });
+  parallel_for(
+      cx.pool, chunks * panels,
+      [&](std::size_t begin, std::size_t end) {
+        for (std::size_t task = begin; task < end; ++task) {
+          const std::size_t chunk = task / panels;
+          const std::size_t m0 = chunk * rows;
+          kernel(g, m0, std::min(m, m0 + rows), task % panels);
+        }
+      },
+      cx.schedule.gemm_shares_per_thread);
 }
 
 void attention(const Compute& cx, const AttentionArgs& args, std::size_t heads,
@@ -75,6 +78,10 @@ void attention(const Compute& cx, const AttentionArgs& args, std::size_t heads,
 void layer_norm(const Compute& cx, float* x, std::size_t rows, std::size_t n, const float* gamma,
                 const float* beta, float eps) {
   auto* const kernel = cx.kernels.layer_norm;
+  if (rows <= cx.schedule.serial_norm_rows) {
+    kernel(x, rows, n, n, gamma, beta, eps);
+    return;
+  }
   parallel_for(cx.pool, rows, [&](std::size_t begin, std::size_t end) {
     kernel(x + begin * n, end - begin, n, n, gamma, beta, eps);
   });
