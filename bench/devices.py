@@ -26,6 +26,8 @@ CONFIGS = {
     "native-fp32": ["--engine", "native", "--variant", "fp32"],
     "cuda-opt": ["--device", "cuda", "--variant", "opt"],
     "cuda-fp32": ["--device", "cuda", "--variant", "fp32"],
+    # gpu_graphs.py's directory: the fp32 graph without its pooled output (host pooling)
+    "cuda-fp32-hidden": ["--device", "cuda", "--variant", "fp32-hidden"],
     "cuda-fp16": ["--device", "cuda", "--variant", "fp16"],
 }
 

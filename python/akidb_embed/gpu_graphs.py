@@ -147,10 +147,14 @@ def make_gpu_model_dir(model: Path, out: Path, fp16: bool = True) -> Path:
     if why_not is None:
         pooled_graph(fp32, out / "model.pooled.onnx", manifest)
         manifest["variants"]["fp32"] = "model.pooled.onnx"
+        # The source graph, hidden states only (the host pools): to measure
+        # what the pooled output saves (scripts/gpu_check.sh).
+        manifest["variants"]["fp32-hidden"] = fp32.name
         details.setdefault("fp32", {}).update({"from": fp32.name, **pooled})
+        path = out / "model.pooled.onnx"
     else:
         print(f"no pooled output: {why_not}", file=sys.stderr)
-    path = out / "model.pooled.onnx"
+        path = out / "akidb.json"
     if fp16:
         stats = fp16_graph(fp32, out / "model.fp16.onnx", manifest, pooled=why_not is None)
         manifest["variants"]["fp16"] = "model.fp16.onnx"
