@@ -58,20 +58,21 @@ for variant in fp32 fp16; do
 done
 # Floats copied back per batch of the golden texts (in file order): the hidden
 # states b x longest x dim, against the pooled output's b x dim.
-check d2h-saving 60 "$PY" - "$MODEL" <<'PYEOF'
-import json, sys
-from pathlib import Path
-from tokenizers import Tokenizer
-model = Path(sys.argv[1])
-tok = Tokenizer.from_file(str(model / "tokenizer.json"))
-tok.enable_truncation(256)
+# (the binary's tokenizer: the machine may lack Python's tokenizers)
+check d2h-saving 60 "$PY" - "$BIN" "$MODEL" <<'PYEOF'
+import json, subprocess, sys
+binary, model = sys.argv[1], sys.argv[2]
 texts = [json.loads(l)["text"] for l in open("tests/data/golden/texts.jsonl", encoding="utf-8")]
-lengths = [len(e.ids) for e in tok.encode_batch(texts)]
-for b in (1, 32, 256):
-    chunks = [lengths[i:i + b] for i in range(0, len(lengths), b)]
-    hidden = sum(len(c) * max(c) for c in chunks)
-    print(f"d2h batch {b}: hidden-state rows {hidden}, pooled rows {len(lengths)}, "
-          f"{hidden / len(lengths):.1f}x fewer floats with the pooled output")
+texts = [" ".join(t.split()) for t in texts]  # one line each for `tokenize`
+out = subprocess.run([binary, "tokenize", "--model", model], input="\n".join(texts) + "\n",
+                     capture_output=True, text=True, check=True).stdout
+lengths = [min(json.loads(l)["n"], 256) for l in out.splitlines()]
+for order, ls in (("file order", lengths), ("sorted by length", sorted(lengths))):
+    for b in (1, 32, 256):
+        chunks = [ls[i:i + b] for i in range(0, len(ls), b)]
+        hidden = sum(len(c) * max(c) for c in chunks)
+        print(f"d2h batch {b} ({order}): hidden-state rows {hidden}, pooled rows {len(ls)}, "
+              f"{hidden / len(ls):.1f}x fewer floats with the pooled output")
 PYEOF
 
 for variant in fp32 fp16 fp32-hidden; do
