@@ -39,7 +39,7 @@ struct SchedulerOptions {
   std::size_t express_max_tokens = 64;
   // A worker that finds fewer queued inputs than fill a batch waits up to
   // this long, counted from the oldest queued request's admission, for more
-  // to arrive (a GPU runs 64 inputs in about the time of one). Never when
+  // to arrive (on a GPU a batch costs little more than one input). Never when
   // the queued inputs already fill the budget; a deadline ends the wait.
   // Negative: the device's default, 2 ms on a GPU (model_info().device other
   // than "cpu"), 0 (no wait: a lone request runs at once) on a CPU.
