@@ -21,13 +21,17 @@ ROOT = Path(__file__).resolve().parents[1]
 # name -> akidb-embed flags
 CONFIGS = {
     "onnx-opt": ["--device", "cpu", "--variant", "opt"],
-    "onnx-fp32": ["--device", "cpu", "--variant", "fp32"],
+    "onnx-fp32": ["--engine", "onnx", "--device", "cpu", "--variant", "fp32"],
+    # gpu_graphs.py's directory: the fp32 graph without its pooled output (host pooling)
+    "onnx-fp32-hidden": ["--engine", "onnx", "--device", "cpu", "--variant", "fp32-hidden"],
     "openvino-fp32": ["--device", "openvino", "--variant", "fp32"],
     "native-fp32": ["--engine", "native", "--variant", "fp32"],
     "native-int8": ["--engine", "native", "--variant", "int8"],
     "onnx-int8": ["--device", "cpu", "--variant", "int8"],
     "cuda-opt": ["--device", "cuda", "--variant", "opt"],
     "cuda-fp32": ["--device", "cuda", "--variant", "fp32"],
+    # gpu_graphs.py's directory: the fp32 graph without its pooled output (host pooling)
+    "cuda-fp32-hidden": ["--device", "cuda", "--variant", "fp32-hidden"],
     "cuda-fp16": ["--device", "cuda", "--variant", "fp16"],
 }
 

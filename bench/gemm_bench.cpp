@@ -4,8 +4,15 @@
 // (AKIDB_WITH_DNNL; primitive created once per shape, weights in its
 // preferred layout, not timed).
 //
-//   akidb-gemm-bench [--threads 1] [--seconds 0.3]
+//   akidb-gemm-bench [--threads 1] [--seconds 0.3] [--m 1 13 64] [--working-set MB]
+//
+// --working-set MB: every call multiplies by the next of enough copies of
+// the weights to fill MB megabytes, cycled, as a forward pass cycles through
+// its layers' weights (all-MiniLM-L6-v2: 42.5 MB of GEMM weights). Beyond
+// the L3 (32 MiB here) the weights come from memory. 0 (default): one copy,
+// which stays in the caches between calls.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <random>
@@ -56,13 +63,21 @@ double rate(Fn&& fn, double seconds) {
 }
 
 double native_gflops(const KernelTable& kt, ThreadPool& pool, const Shape& s, std::size_t m,
-                     double seconds) {
+                     double seconds, double working_set_mb) {
   const auto a = random_vector(m * s.k), w = random_vector(s.n * s.k), b = random_vector(s.n);
-  const PackedMatrix packed(w, b, s.n, s.k);
+  const auto copies = std::max<std::size_t>(
+      1, static_cast<std::size_t>(working_set_mb * 1e6 / double(4 * s.n * s.k)));
+  std::vector<PackedMatrix> packed;
+  for (std::size_t i = 0; i < copies; ++i) packed.emplace_back(w, b, s.n, s.k);
   std::vector<float> c(m * s.n);
   const Compute cx{pool, kt};
-  const double per_s =
-      rate([&] { gemm(cx, packed, a.data(), s.k, m, c.data(), s.n, Epilogue::Bias); }, seconds);
+  std::size_t next = 0;
+  const double per_s = rate(
+      [&] {
+        gemm(cx, packed[next], a.data(), s.k, m, c.data(), s.n, Epilogue::Bias);
+        next = (next + 1) % copies;
+      },
+      seconds);
   return per_s * 2.0 * double(m * s.n * s.k) / 1e9;
 }
 
@@ -123,8 +138,13 @@ int main(int argc, char** argv) {
   CLI::App app{"native GEMM GFLOP/s on the encoder's shapes"};
   std::size_t threads = 1;
   double seconds = 0.3;
+  double working_set_mb = 0;
+  std::vector<std::size_t> ms{1, 13, 64, 256, 2048};
   app.add_option("--threads", threads, "threads (oneDNN: set OMP_NUM_THREADS to match)");
   app.add_option("--seconds", seconds, "time per measurement");
+  app.add_option("--m", ms, "rows of A to measure");
+  app.add_option("--working-set", working_set_mb,
+                 "native: MB of weight copies cycled through (see above)");
   CLI11_PARSE(app, argc, argv);
   ThreadPool pool(threads);
   const Shape shapes[] = {{"qkv 384->1152", 1152, 384},
@@ -146,9 +166,10 @@ int main(int argc, char** argv) {
 #endif
   std::printf("\n");
   for (const auto& s : shapes) {
-    for (const std::size_t m : {1u, 13u, 64u, 256u, 2048u}) {
+    for (const std::size_t m : ms) {
       std::printf("%-20s %6zu", s.name, m);
-      for (const auto* t : tables) std::printf(" %9.1f", native_gflops(*t, pool, s, m, seconds));
+      for (const auto* t : tables)
+        std::printf(" %9.1f", native_gflops(*t, pool, s, m, seconds, working_set_mb));
       for (const auto* t : int8_tables)
         std::printf(" %11.1f", int8_gops(*tables.back(), *t, pool, s, m, seconds));
 #ifdef AKIDB_WITH_DNNL

@@ -12,6 +12,13 @@
 // bf16 variant against fp32 in one run).
 // DIR must hold model.safetensors + config.json (native) and model.opt.onnx
 // (ORT), i.e. a directory written by the current prepare_model.
+//
+// Fairness: both engines live in this process, so before every timed phase
+// the driver waits until the process is idle (cli::wait_until_idle): the
+// other engine's threads (ORT's spinning intra-op pool, the native pool's
+// spin-then-sleep workers) have gone to sleep and cannot take a core from
+// the engine being timed. Phases alternate native / ORT; --ort-first swaps
+// the order.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -21,12 +28,15 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "akidb/embed/native_engine.hpp"
 #include "akidb/embed/onnx_provider.hpp"
 #include "akidb/embed/tokenizer.hpp"
 #include "cli/flop_probe.hpp"
+#include "cli/native_profile_report.hpp"
+#include "cli/quiesce.hpp"
 #include "cli/sts_data.hpp"
 
 namespace {
@@ -103,13 +113,15 @@ double ms_since(Clock::time_point t0) {
 }
 
 // This process's CPU time in ms (all threads). On an oversubscribed host it
-// counts only the time we actually ran: with --threads 1 (no spinning pool
-// on either side) it is the load-robust cost measure.
-double cpu_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6;
-}
+// counts only the time we actually ran. Every phase starts from an idle
+// process, so it is the timed engine's own CPU (its spinning included).
+double cpu_ms() { return cli::process_cpu_ms(); }
+
+// The largest CPU ms a 10 ms idle window still saw before a phase: ~0 shows
+// that no thread of the other engine was running when this one was timed.
+double g_worst_idle_ms = 0;
+
+void settle() { g_worst_idle_ms = std::max(g_worst_idle_ms, cli::wait_until_idle()); }
 
 struct Percentiles {
   double p50 = 0, p95 = 0, cpu_p50 = 0;
@@ -117,6 +129,7 @@ struct Percentiles {
 
 template <class Fn>
 Percentiles latency(Fn&& fn, int iterations) {
+  settle();
   for (int i = 0; i < 10; ++i) fn();
   std::vector<double> ms, cpu;
   for (int i = 0; i < iterations; ++i) {
@@ -141,6 +154,7 @@ struct Rate {
 // Sentences per second embedding `texts` in batches of `batch`.
 template <class Fn>
 Rate throughput(Fn&& embed_range, const std::vector<std::string>& texts, std::size_t batch) {
+  settle();
   embed_range(0, std::min(batch, texts.size()));
   const auto t0 = Clock::now();
   const double c0 = cpu_ms();
@@ -179,8 +193,26 @@ struct Side {
 // --int8. Ratios compare sides by index.
 struct Sides {
   std::vector<Side> all;
+  bool reversed = false;  // --ort-first: time the sides last to first in every phase
   static constexpr std::size_t kNative = 0, kOrt = 1, kNativeInt8 = 2, kOrtInt8 = 3;
   bool int8() const { return all.size() > kNativeInt8; }
+  // Runs fn(side) for every side in timing order; results by side index.
+  template <class Fn>
+  auto each(Fn&& fn) const {
+    std::vector<decltype(fn(all.front()))> out(all.size());
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      const std::size_t k = reversed ? all.size() - 1 - i : i;
+      out[k] = fn(all[k]);
+    }
+    return out;
+  }
+};
+
+// The first native side's engine (--variant), for its per-step profile.
+struct Profiled {
+  const Tokenizer& tokenizer;
+  NativeEngine& engine;
+  NativeEmbedder& native;
 };
 
 Side native_side(std::string name, NativeEmbedder& e) {
@@ -211,13 +243,12 @@ void report_latency(const Tokenizer& tokenizer, const Sides& sides,
   std::printf("\nlatency, batch 1 (ms): P50 / P95 / CPU P50 per side\n");
   for (const auto& [name, one] : cases) {
     const int iters = name == "13 tokens" ? iterations : std::max(20, iterations / 4);
-    std::vector<Percentiles> p;
+    const auto p = sides.each(
+        [&](const Side& side) { return latency([&] { side.embed(one, 0, 1); }, iters); });
     std::printf("%-10s", name.c_str());
-    for (const auto& side : sides.all) {
-      p.push_back(latency([&] { side.embed(one, 0, 1); }, iters));
-      std::printf(" | %s %.3f / %.3f / %.3f", side.name.c_str(), p.back().p50, p.back().p95,
-                  p.back().cpu_p50);
-    }
+    for (std::size_t i = 0; i < p.size(); ++i)
+      std::printf(" | %s %.3f / %.3f / %.3f", sides.all[i].name.c_str(), p[i].p50, p[i].p95,
+                  p[i].cpu_p50);
     std::printf("\n%-10s P95 ratios:", "");
     print_ratio(base_label(sides).c_str(), p[Sides::kOrt].p95 / p[Sides::kNative].p95);
     if (sides.int8()) {
@@ -245,6 +276,33 @@ Peak measure_peak(std::size_t threads) {
   return p;
 }
 
+// DRAM read bandwidth now (GB/s): `threads` threads each summing its part
+// of a 256 MiB buffer (far beyond the L3), best of three passes. At batch 1
+// the encoder streams all its weights once per pass, so weight bytes / this
+// bandwidth is a floor on a short sentence's latency when they do not fit
+// in the L3.
+double measure_read_gbps(std::size_t threads) {
+  std::vector<std::uint64_t> buf(std::size_t{32} << 20, 1);
+  std::vector<std::uint64_t> sums(threads * 8);
+  double best = 0;
+  for (int pass = 0; pass < 3; ++pass) {
+    const auto t0 = Clock::now();
+    std::vector<std::thread> workers;
+    for (std::size_t t = 0; t < threads; ++t) {
+      workers.emplace_back([&, t] {
+        const std::size_t lo = buf.size() * t / threads, hi = buf.size() * (t + 1) / threads;
+        std::uint64_t acc[8] = {};
+        for (std::size_t i = lo; i < hi; i += 8)
+          for (std::size_t j = 0; j < 8; ++j) acc[j] += buf[i + j];
+        for (std::size_t j = 0; j < 8; ++j) sums[t * 8 + j] = acc[j];
+      });
+    }
+    for (auto& w : workers) w.join();
+    best = std::max(best, double(buf.size() * 8) / (ms_since(t0) / 1e3) / 1e9);
+  }
+  return best + double(sums[0] & 1) * 1e-12;  // keeps the sums alive
+}
+
 void report_throughput(const Tokenizer& tokenizer, const Sides& sides,
                        const std::vector<std::string>& texts, const Peak& peak) {
   std::vector<std::size_t> lengths;
@@ -255,13 +313,13 @@ void report_throughput(const Tokenizer& tokenizer, const Sides& sides,
       "GFLOP/s and %% of the FMA peak (wall, and per CPU-s)\n",
       texts.size());
   for (const std::size_t batch : {1u, 8u, 32u, 128u}) {
-    std::vector<Rate> r;
+    const auto r = sides.each([&](const Side& side) {
+      return throughput([&](std::size_t b, std::size_t end) { side.embed(texts, b, end); }, texts,
+                        batch);
+    });
     std::printf("batch %-4zu", batch);
-    for (const auto& side : sides.all) {
-      r.push_back(throughput([&](std::size_t b, std::size_t end) { side.embed(texts, b, end); },
-                             texts, batch));
-      std::printf(" | %s %6.0f (%6.0f)", side.name.c_str(), r.back().wall, r.back().cpu);
-    }
+    for (std::size_t i = 0; i < r.size(); ++i)
+      std::printf(" | %s %6.0f (%6.0f)", sides.all[i].name.c_str(), r[i].wall, r[i].cpu);
     const Rate& n = r[Sides::kNative];
     std::printf(" | %.1f GFLOP/s %.0f%% (%.0f%%)\n%-10s ratios wall (cpu):", n.wall * work,
                 100.0 * n.wall * work / peak.wall, 100.0 * n.cpu * work / peak.cpu, "");
@@ -278,6 +336,36 @@ void report_throughput(const Tokenizer& tokenizer, const Sides& sides,
   }
 }
 
+// The native engine's per-step profile of a 13-token sentence, a 256-token
+// text (batch 1) and the sentences in batches of 32 (a separate, untimed-above
+// pass: profiling reads a clock per step).
+void report_profile(const Profiled& e, const std::vector<std::string>& texts, int iterations,
+                    const Peak& peak) {
+  std::string long_text;
+  for (int i = 0; i < 400; ++i) long_text += "token ";
+  const std::vector<std::string> short_one{text_of_tokens(e.tokenizer, texts, 13)},
+      long_one{long_text};
+  const auto profiled = [&](const std::string& title, int passes, auto&& fn) {
+    settle();
+    for (int i = 0; i < 5; ++i) fn();
+    e.engine.set_profiling(true);
+    const auto t0 = Clock::now();
+    for (int i = 0; i < passes; ++i) fn();
+    const double wall = ms_since(t0) / 1e3;
+    const auto table = cli::native_profile_json(e.engine.profile(), {wall, peak.wall, {}});
+    e.engine.set_profiling(false);
+    cli::print_native_profile(title, table);
+  };
+  profiled("native profile, 13 tokens, batch 1", iterations,
+           [&] { e.native.embed(short_one, 0, 1); });
+  profiled("native profile, 256 tokens, batch 1", std::max(20, iterations / 4),
+           [&] { e.native.embed(long_one, 0, 1); });
+  profiled("native profile, batch 32", 1, [&] {
+    for (std::size_t b = 0; b < texts.size(); b += 32)
+      e.native.embed(texts, b, std::min(texts.size(), b + 32));
+  });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -285,7 +373,7 @@ int main(int argc, char** argv) {
   std::string model, stsb;
   std::size_t threads = 2, sentences = 1024, max_tokens = NativeEngineOptions{}.max_batch_tokens;
   int iterations = 200;
-  bool skip_latency = false, int8 = false;
+  bool skip_latency = false, int8 = false, ort_first = false, profile = false;
   std::string variant = "fp32", baseline = "ort";
   app.add_option("--model", model, "model dir (safetensors + config.json + model.opt.onnx)")
       ->required();
@@ -301,6 +389,8 @@ int main(int argc, char** argv) {
   app.add_option("--variant", variant, "the first native side's variant: fp32, bf16 or int8");
   app.add_option("--baseline", baseline, "second side: ort (variant opt) or native-fp32")
       ->check(CLI::IsMember({"ort", "native-fp32"}));
+  app.add_flag("--ort-first", ort_first, "time ORT before native in every phase");
+  app.add_flag("--profile", profile, "also: where the native engine's time goes, per step");
   CLI11_PARSE(app, argc, argv);
   try {
     auto texts = cli::unique_sentences(cli::load_sts(stsb));
@@ -348,8 +438,21 @@ int main(int argc, char** argv) {
         engine.capabilities().execution_provider.c_str(), engine.isa().c_str(),
         int8 ? ", int8: " : "", int8 ? engine_int8->isa().c_str() : "", threads, max_tokens,
         baseline.c_str(), threads);
+    sides.reversed = ort_first;
     if (!skip_latency) report_latency(tokenizer, sides, texts, iterations);
-    report_throughput(tokenizer, sides, texts, measure_peak(threads));
+    settle();
+    const Peak peak = measure_peak(threads);
+    const double gbps = measure_read_gbps(threads);
+    // all-MiniLM-L6-v2's GEMM weights (as gflop() below): 6 x (4 h^2 + 2 h i) floats.
+    const double weight_mb = 6.0 * (4 * 384.0 * 384 + 2 * 384.0 * 1536) * 4 / 1e6;
+    std::printf(
+        "memory read bandwidth now: %.1f GB/s; encoder weights %.1f MB, streamed once per "
+        "batch-1 pass: >= %.2f ms if they are not cached\n",
+        gbps, weight_mb, weight_mb / 1e3 / gbps * 1e3);
+    report_throughput(tokenizer, sides, texts, peak);
+    if (profile) report_profile({tokenizer, engine, native}, texts, iterations, peak);
+    std::printf("\nidle check: at most %.2f ms of CPU in a 10 ms window before a timed phase\n",
+                g_worst_idle_ms);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "akidb-native-bench: %s\n", e.what());
     return 1;

@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
 # The CUDA check (docs/devices.md, "Checking on a GPU"): run from the
 # repository root on a machine with an NVIDIA GPU. Self-contained, under
-# 8 minutes; every step has its own time limit and the results land in
+# 10 minutes; every step has its own time limit and the results land in
 # $OUT (default build/gpu-check): summary.txt, parity.jsonl, devices.json,
-# http.json.
+# http-wait-1.json (the default batch wait), http-wait0.json (none).
 #
 #   scripts/gpu_check.sh                       # online machine: make setup-cuda if needed
 #   AKIDB_BINARY=... AKIDB_CUDA_DIR=... scripts/gpu_check.sh   # offline: scripts/gpu_bundle.sh's unpacked bundle
 #
 # Steps: nvidia-smi; the CUDA runtime (make setup-cuda when missing and
-# online); `info` on cuda and auto; the fp16 graph; golden parity on CUDA
-# fp32 and fp16 (cos >= 0.9999, batch invariance); bench at batch 1, 32,
-# 256, 1024 on CUDA fp32/fp16 against ONNX Runtime on this machine's CPU in
-# the same run (the crossover batch size is where the ratio passes 1);
-# through the server: batch-1 P50/P95 and concurrency 64; an induced device
+# online); `info` on cuda and auto; the GPU graphs (fp16, and the pooled
+# output of both: `info` must say pooled_on engine); golden parity on CUDA
+# fp32 and fp16 with the pooled output, and fp32-hidden (the same graph,
+# pooled on the host) (cos >= 0.9999, batch invariance); the device-to-host
+# floats the pooled output saves on the golden texts; bench at batch 1, 32,
+# 256, 1024 on CUDA fp32/fp16/fp32-hidden against ONNX Runtime on this
+# machine's CPU in the same run (the crossover batch size is where the
+# ratio passes 1; cuda-fp32 vs cuda-fp32-hidden is what pooling on the
+# device buys); through the server: batch-1 P50/P95 and concurrency 64 with
+# the GPU's default batch wait (2 ms) and with none; an induced device
 # failure -> 503 and a 503 /health; a hidden GPU -> the start-up line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -46,15 +51,37 @@ if ! [ -f "$AKIDB_CUDA_DIR/onnxruntime/capi/libonnxruntime.so.1.29.0" ]; then
 fi
 check info-cuda 60 "$BIN" info --model "$MODEL" --variant fp32 --device cuda
 check auto-picks-cuda 60 bash -c "'$BIN' info --model '$MODEL' --variant fp32 --device auto 2>&1 | grep -q 'device cuda: auto chose cuda'"
-check fp16-graph 120 "$PY" -m akidb_embed.gpu_graphs --model "$MODEL" --out "$GPU_MODEL"
-
+check gpu-graphs 120 "$PY" -m akidb_embed.gpu_graphs --model "$MODEL" --out "$GPU_MODEL"
 for variant in fp32 fp16; do
+  check "pooled-on-engine-$variant" 60 bash -o pipefail -c \
+    "'$BIN' info --model '$GPU_MODEL' --engine onnx --variant $variant --device cuda | tee -a '$OUT/summary.txt' | grep -q '\"pooled_on\": *\"engine\"'"
+done
+# Floats copied back per batch of the golden texts (in file order): the hidden
+# states b x longest x dim, against the pooled output's b x dim.
+# (the binary's tokenizer: the machine may lack Python's tokenizers)
+check d2h-saving 60 "$PY" - "$BIN" "$MODEL" <<'PYEOF'
+import json, subprocess, sys
+binary, model = sys.argv[1], sys.argv[2]
+texts = [json.loads(l)["text"] for l in open("tests/data/golden/texts.jsonl", encoding="utf-8")]
+texts = [" ".join(t.split()) for t in texts]  # one line each for `tokenize`
+out = subprocess.run([binary, "tokenize", "--model", model], input="\n".join(texts) + "\n",
+                     capture_output=True, text=True, check=True).stdout
+lengths = [min(json.loads(l)["n"], 256) for l in out.splitlines()]
+for order, ls in (("file order", lengths), ("sorted by length", sorted(lengths))):
+    for b in (1, 32, 256):
+        chunks = [ls[i:i + b] for i in range(0, len(ls), b)]
+        hidden = sum(len(c) * max(c) for c in chunks)
+        print(f"d2h batch {b} ({order}): hidden-state rows {hidden}, pooled rows {len(ls)}, "
+              f"{hidden / len(ls):.1f}x fewer floats with the pooled output")
+PYEOF
+
+for variant in fp32 fp16 fp32-hidden; do
   check "parity-cuda-$variant" 120 bash -o pipefail -c \
     "'$PY' scripts/golden_parity.py --binary '$BIN' --device cuda --variant $variant -- --model '$GPU_MODEL' | tee -a '$OUT/parity.jsonl'"
 done
 
 check bench 240 "$PY" bench/devices.py --binary "$BIN" --model "$GPU_MODEL" \
-  --configs onnx-fp32 cuda-fp32 cuda-fp16 --rounds 1 --iterations 100 --sentences 4096 \
+  --configs onnx-fp32 cuda-fp32 cuda-fp16 cuda-fp32-hidden --rounds 1 --iterations 100 --sentences 4096 \
   --batch-sizes 1 32 256 1024 --out "$OUT/devices.json"
 
 SERVER_PID=
@@ -71,15 +98,18 @@ serve() {  # serve PORT FLAGS...: starts the server (SERVER_PID), waits for /hea
   return 1
 }
 
-if serve 18080 --variant fp16; then
-  check http-latency 90 bash -o pipefail -c \
-    "'$PY' scripts/http_latency.py --url http://127.0.0.1:18080 --concurrency 64 --seconds 10 | tee '$OUT/http.json'"
-else
-  log "FAIL server on cuda did not become healthy"
-  FAILED=1
-fi
-kill "$SERVER_PID" 2>/dev/null
-wait "$SERVER_PID" 2>/dev/null
+# The batch wait: the GPU's default (2 ms), then none, same load.
+for wait_ms in -1 0; do
+  if serve 18080 --variant fp16 --max-batch-wait-ms "$wait_ms"; then
+    check "http-latency-wait$wait_ms" 90 bash -o pipefail -c \
+      "'$PY' scripts/http_latency.py --url http://127.0.0.1:18080 --concurrency 64 --seconds 10 | tee '$OUT/http-wait$wait_ms.json'"
+  else
+    log "FAIL server on cuda (--max-batch-wait-ms $wait_ms) did not become healthy"
+    FAILED=1
+  fi
+  kill "$SERVER_PID" 2>/dev/null
+  wait "$SERVER_PID" 2>/dev/null
+done
 
 # A device failure at run time (the test hook fails the 3rd run; the start-up
 # probe is the 1st): 200, then 503 with the device's message, /health 503.

@@ -1,6 +1,9 @@
 // `akidb-embed bench`: latency with a per-stage breakdown, throughput against
 // batch size, efficiency against a measured FLOP peak, accuracy of the chosen
-// variant, and (with --profile) the operators ONNX Runtime actually ran.
+// variant, and (with --profile) the operators ONNX Runtime actually ran or
+// the native engine's time per encoder step. --engines native,onnx runs the
+// engines side by side in one run, each timed phase from an idle process.
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -16,10 +19,13 @@
 #include <thread>
 
 #include "akidb/embed/error.hpp"
+#include "akidb/embed/native_engine.hpp"
 #include "cli/bench_stats.hpp"
 #include "cli/common.hpp"
 #include "cli/data_files.hpp"
 #include "cli/flop_probe.hpp"
+#include "cli/native_profile_report.hpp"
+#include "cli/quiesce.hpp"
 #include "cli/sts_data.hpp"
 
 namespace akidb::embed::cli {
@@ -35,7 +41,8 @@ struct BenchOptions {
   bool no_sort = false;
   bool no_spinning = false;
   bool profile = false;
-  std::string profile_dir;  // empty: a fresh temporary directory, removed afterwards
+  std::vector<std::string> engines;  // --engines: side by side; empty: the one --engine
+  std::string profile_dir;           // empty: a fresh temporary directory, removed afterwards
   bool quick = false;
   std::string sts;     // empty: the installed (or source tree's) stsb-en-test.csv
   std::string golden;  // empty: the installed (or source tree's) golden vectors
@@ -175,8 +182,14 @@ json measure_latency(EmbeddingProvider& provider, const std::string& name, const
     sum.normalize_us += s.normalize_us, sum.total_us += s.total_us;
   }
   const double n = static_cast<double>(iterations);
-  StageTimings mean{sum.tokenize_us / n, sum.tensor_us / n,    sum.inference_us / n,
-                    sum.pool_us / n,     sum.normalize_us / n, sum.total_us / n};
+  // Designated: StageTimings gained queue_us after tokenize_us, which shifted
+  // every later stage of a positional initializer by one.
+  const StageTimings mean{.tokenize_us = sum.tokenize_us / n,
+                          .tensor_us = sum.tensor_us / n,
+                          .inference_us = sum.inference_us / n,
+                          .pool_us = sum.pool_us / n,
+                          .normalize_us = sum.normalize_us / n,
+                          .total_us = sum.total_us / n};
   return {{"input", name},
           {"tokens", tokens},
           {"p50_ms", percentile(wall_ms, 50)},
@@ -264,7 +277,9 @@ double sts_spearman(EmbeddingProvider& provider, const std::vector<StsPair>& pai
 json executed_ops(EmbeddingProvider& provider, const ProfileDir& dir) {
   auto* onnx = dynamic_cast<OnnxProvider*>(&provider);
   if (onnx == nullptr)
-    throw invalid_request("--profile reports ONNX Runtime's operators: use --engine onnx");
+    throw invalid_request(
+        "--profile reports ONNX Runtime's operators or the native engine's steps: use --engine "
+        "onnx or native");
   const auto file = onnx->end_profiling();
   std::ifstream in(file);
   const auto events = json::parse(in, nullptr, false);
@@ -282,15 +297,42 @@ json executed_ops(EmbeddingProvider& provider, const ProfileDir& dir) {
   return out;
 }
 
+// ---- profile: where the native engine's time goes ------------------------
+
+NativeEngine* native_engine_of(EmbeddingProvider& provider) {
+  auto* pipeline = dynamic_cast<EmbeddingPipeline*>(&provider);
+  return pipeline == nullptr ? nullptr : dynamic_cast<NativeEngine*>(&pipeline->engine());
+}
+
+// Per-step times of `passes` requests, with the pipeline's own stages
+// (tokenize, tensor, pool + normalize) beside the encoder's steps.
+json native_profile(EmbeddingProvider& provider, NativeEngine& engine,
+                    const std::vector<std::string>& texts, std::size_t passes, double peak) {
+  const auto request = EmbedRequest::from_texts(texts);
+  for (int i = 0; i < 3; ++i) provider.embed_batch(request);
+  engine.set_profiling(true);
+  StageTimings sum;
+  const auto start = Clock::now();
+  for (std::size_t i = 0; i < passes; ++i) {
+    const auto result = provider.embed_batch(request);
+    const auto& s = result.usage.stages;
+    sum.tokenize_us += s.tokenize_us, sum.tensor_us += s.tensor_us;
+    sum.pool_us += s.pool_us + s.normalize_us;
+  }
+  ProfileWindow window{seconds_since(start), peak, {}};
+  window.outside = {{"tokenize", sum.tokenize_us / 1e6},
+                    {"tensor", sum.tensor_us / 1e6},
+                    {"pool+normalize", sum.pool_us / 1e6}};
+  auto table = native_profile_json(engine.profile(), window);
+  engine.set_profiling(false);
+  table["texts"] = texts.size();
+  table["passes"] = passes;
+  return table;
+}
+
 // ---- report ----------------------------------------------------------------
 
-void print_human(const json& r) {
-  std::printf("akidb-embed bench: model %s, variant %s, threads %d, padding %s\n",
-              r["config"]["model"].get<std::string>().c_str(),
-              r["config"]["variant"].get<std::string>().c_str(), r["config"]["threads"].get<int>(),
-              r["config"]["padding"].get<std::string>().c_str());
-  if (r.contains("peak_gflops"))
-    std::printf("measured FMA peak: %.1f GFLOP/s\n", r["peak_gflops"].get<double>());
+void print_results(const json& r) {
   if (r.contains("latency")) {
     std::printf("\n%-8s %6s %9s %9s %9s | %9s %9s %9s %9s %9s  (mean us per stage, share)\n",
                 "input", "tokens", "p50 ms", "p95 ms", "p99 ms", "tokenize", "tensor", "infer",
@@ -316,62 +358,242 @@ void print_human(const json& r) {
     }
   }
   if (r.contains("accuracy")) std::printf("\naccuracy: %s\n", r["accuracy"].dump().c_str());
-  if (r.contains("profile")) std::printf("\noperators run: %s\n", r["profile"].dump().c_str());
+  if (!r.contains("profile")) return;
+  const auto& p = r["profile"];
+  if (p.contains("kernel_runs_by_op")) {
+    std::printf("\noperators run: %s\n", p.dump().c_str());
+    return;
+  }
+  for (const auto& [name, table] : p["native_steps"].items())
+    print_native_profile("native engine, " + name, table);
+}
+
+void print_comparison(const json& c) {
+  const auto& names = c["engines"];
+  const std::string first = names[0], second = names[1];
+  if (c.contains("latency")) {
+    std::printf("\nside by side, latency (ms; ratio = %s / %s time)\n%-8s", second.c_str(),
+                first.c_str(), "input");
+    for (const auto& n : names) std::printf(" %10s p50 %6s", n.get<std::string>().c_str(), "p95");
+    std::printf(" %9s\n", "p95 ratio");
+    for (const auto& l : c["latency"]) {
+      std::printf("%-8s", l["input"].get<std::string>().c_str());
+      for (const auto& n : names)
+        std::printf(" %14.3f %6.3f", l[n.get<std::string>()]["p50_ms"].get<double>(),
+                    l[n.get<std::string>()]["p95_ms"].get<double>());
+      std::printf(" %8.2fx\n", l["p95_ratio"].get<double>());
+    }
+  }
+  if (c.contains("throughput")) {
+    std::printf("\nside by side, throughput (sentences/s; ratio = %s / %s)\n%6s", first.c_str(),
+                second.c_str(), "batch");
+    for (const auto& n : names) std::printf(" %12s", n.get<std::string>().c_str());
+    std::printf(" %9s\n", "ratio");
+    for (const auto& t : c["throughput"]) {
+      std::printf("%6d", t["batch_size"].get<int>());
+      for (const auto& n : names)
+        std::printf(" %12.1f", t[n.get<std::string>()]["sentences_per_s"].get<double>());
+      std::printf(" %8.2fx\n", t["ratio"].get<double>());
+    }
+  }
+}
+
+void print_human(const json& r) {
+  const auto& c = r["config"];
+  std::printf("akidb-embed bench: model %s, engine %s, variant %s, threads %d, padding %s\n",
+              c["model"].get<std::string>().c_str(), c["engine"].get<std::string>().c_str(),
+              c["variant"].get<std::string>().c_str(), c["threads"].get<int>(),
+              c["padding"].get<std::string>().c_str());
+  if (r.contains("peak_gflops"))
+    std::printf("measured FMA peak: %.1f GFLOP/s\n", r["peak_gflops"].get<double>());
+  if (!r.contains("engines")) {
+    print_results(r);
+    return;
+  }
+  for (const auto& [name, part] : r["engines"].items()) {
+    std::printf("\n==== engine %s (%s, %s)\n", name.c_str(),
+                part["variant"].get<std::string>().c_str(),
+                part["execution_provider"].get<std::string>().c_str());
+    print_results(part);
+  }
+  print_comparison(r["comparison"]);
+  std::printf("\nidle check: at most %.2f ms of CPU in a 10 ms window before a timed phase\n",
+              r["idle_check_ms"].get<double>());
+}
+
+// ---- running ---------------------------------------------------------------
+
+struct Contender {
+  std::string engine;
+  std::unique_ptr<EmbeddingProvider> provider;
+  json results = json::object();
+};
+
+// The engines to compare: --engines, else the one --engine.
+std::vector<std::string> engine_list(const BenchOptions& o) {
+  if (o.engines.empty()) return {o.model.provider.engine};
+  std::vector<std::string> out;
+  for (const auto& e : o.engines) {
+    if (e == "python")
+      throw invalid_request(
+          "bench measures in-process engines; for --engine python run "
+          "akidb-bridge-bench (docs/bridge.md)");
+    if (std::find(out.begin(), out.end(), e) != out.end())
+      throw invalid_request("--engines names " + e + " twice");
+    out.push_back(e);
+  }
+  return out;
+}
+
+std::vector<Contender> make_contenders(const BenchOptions& o, const ProfileDir* profile) {
+  const auto names = engine_list(o);
+  std::vector<Contender> out;
+  for (const auto& name : names) {
+    auto opts = bench_provider_options(o, name == "onnx" ? profile : nullptr);
+    opts.engine = name;
+    // Side by side, --variant picks the ONNX graph; the native engine runs fp32.
+    if (names.size() > 1 && name == "native") opts.variant.clear();
+    out.push_back({name, make_provider(opts)});
+  }
+  return out;
+}
+
+// Runs `measure` for every engine in turn, each from an idle process (the
+// other engines' threads asleep); returns the largest idle-window CPU seen.
+template <class Fn>
+double each_settled(std::vector<Contender>& contenders, Fn&& measure) {
+  double worst = 0;
+  for (auto& c : contenders) {
+    worst = std::max(worst, wait_until_idle());
+    measure(c);
+  }
+  return worst;
+}
+
+json compare(const std::vector<Contender>& cs) {
+  const std::string first = cs[0].engine, second = cs[1].engine;
+  json c = {{"engines", json::array()}};
+  for (const auto& x : cs) c["engines"].push_back(x.engine);
+  const auto& a = cs[0].results;
+  const auto& b = cs[1].results;
+  if (a.contains("latency")) {
+    for (std::size_t i = 0; i < a["latency"].size(); ++i) {
+      json row = {{"input", a["latency"][i]["input"]}};
+      for (const auto& x : cs) row[x.engine] = x.results["latency"][i];
+      row["p95_ratio"] =
+          b["latency"][i]["p95_ms"].get<double>() / a["latency"][i]["p95_ms"].get<double>();
+      c["latency"].push_back(row);
+    }
+  }
+  if (a.contains("throughput")) {
+    for (std::size_t i = 0; i < a["throughput"].size(); ++i) {
+      json row = {{"batch_size", a["throughput"][i]["batch_size"]}};
+      for (const auto& x : cs) row[x.engine] = x.results["throughput"][i];
+      row["ratio"] = a["throughput"][i]["sentences_per_s"].get<double>() /
+                     b["throughput"][i]["sentences_per_s"].get<double>();
+      c["throughput"].push_back(row);
+    }
+  }
+  return c;
+}
+
+json profile_of(Contender& c, const BenchOptions& o, const ProfileDir& dir, double peak) {
+  if (auto* native = native_engine_of(*c.provider)) {
+    json steps;
+    const std::size_t passes = o.quick ? 5 : std::max<std::size_t>(o.iterations, 20);
+    for (auto [name, tokens] : {std::pair{"short", 10}, {"long", 256}}) {
+      wait_until_idle();
+      const auto text = text_of_tokens(c.provider->tokenizer(), static_cast<std::size_t>(tokens));
+      steps[name] = native_profile(*c.provider, *native, {text}, passes, peak);
+    }
+    return {{"native_steps", steps}};
+  }
+  return executed_ops(*c.provider, dir);
 }
 
 json run_bench(const BenchOptions& o) {
-  const auto& engine = o.model.provider.engine;
-  if (engine == "python") {
+  if (o.model.provider.engine == "python" && o.engines.empty()) {
     throw invalid_request(
         "bench measures in-process engines; for --engine python run "
         "akidb-bridge-bench (docs/bridge.md)");
   }
-  // Declared before the provider: the profile directory outlives the session.
+  // Declared before the providers: the profile directory outlives the session.
   std::optional<ProfileDir> profile_dir;
   if (o.profile) profile_dir.emplace(o.profile_dir);
-  const auto owned =
-      make_provider(bench_provider_options(o, profile_dir ? &*profile_dir : nullptr));
-  EmbeddingProvider& provider = *owned;
+  auto contenders = make_contenders(o, profile_dir ? &*profile_dir : nullptr);
   const int threads = o.model.provider.threads > 0
                           ? o.model.provider.threads
                           : static_cast<int>(std::thread::hardware_concurrency());
+  std::string engines;
+  for (const auto& c : contenders) engines += (engines.empty() ? "" : ",") + c.engine;
+  const auto& info = contenders[0].provider->model_info();
   json r = {{"config",
-             {{"model", provider.model_info().model},
-              {"variant", provider.model_info().variant},
+             {{"model", info.model},
+              {"variant", info.variant},
               {"threads", threads},
               {"padding", o.padding},
               {"sort_by_length", !o.no_sort},
               {"optimization", o.optimization},
               {"spinning", !o.no_spinning},
-              {"engine", engine},
-              {"device", provider.model_info().device},
-              {"execution_provider", provider.model_info().execution_provider},
+              {"engine", engines},
+              {"device", info.device},
+              {"execution_provider", info.execution_provider},
               {"max_inference_tokens", o.model.provider.pipeline.max_inference_tokens}}}};
   const auto arch = read_architecture(o.model.provider.model_dir);
   const std::size_t iterations = o.quick ? 5 : o.iterations;
+  double idle = 0;
   if (o.stages.contains("latency")) {
     for (auto [name, tokens] : {std::pair{"short", 10}, {"medium", 60}, {"long", 256}}) {
-      const auto text = text_of_tokens(provider.tokenizer(), static_cast<std::size_t>(tokens));
-      r["latency"].push_back(measure_latency(provider, name, text, iterations));
+      const auto text =
+          text_of_tokens(contenders[0].provider->tokenizer(), static_cast<std::size_t>(tokens));
+      idle = std::max(
+          idle, each_settled(contenders, [&](Contender& c) {
+            c.results["latency"].push_back(measure_latency(*c.provider, name, text, iterations));
+          }));
     }
   }
   std::vector<StsPair> pairs;
   if (o.stages.contains("throughput") || (o.stages.contains("accuracy") && !o.quick))
     pairs = load_sts(sts_path(o));
+  double peak = 0;
+  if (o.stages.contains("throughput") || o.profile) {
+    idle = std::max(idle, wait_until_idle());
+    peak = measure_peak_gflops(threads, o.quick ? 0.05 : 0.5);
+    r["peak_gflops"] = peak;
+  }
   if (o.stages.contains("throughput")) {
-    r["peak_gflops"] = measure_peak_gflops(threads, o.quick ? 0.05 : 0.5);
     auto texts = unique_sentences(pairs);
     texts.resize(std::min(texts.size(), o.quick ? std::size_t{16} : o.sentences));
-    for (auto b : o.batch_sizes)
-      r["throughput"].push_back(measure_throughput(provider, texts, b, arch, r["peak_gflops"]));
+    for (auto b : o.batch_sizes) {
+      idle = std::max(idle, each_settled(contenders, [&](Contender& c) {
+                        c.results["throughput"].push_back(
+                            measure_throughput(*c.provider, texts, b, arch, peak));
+                      }));
+    }
   }
   if (o.stages.contains("accuracy")) {
-    r["accuracy"]["golden"] =
-        golden_cosines(provider, resolve_data(o.golden, "--golden DIR", "golden vectors directory",
-                                              "golden", "tests/data/golden"));
-    if (!o.quick) r["accuracy"]["sts_spearman"] = sts_spearman(provider, pairs);
+    const auto golden = resolve_data(o.golden, "--golden DIR", "golden vectors directory", "golden",
+                                     "tests/data/golden");
+    for (auto& c : contenders) {
+      c.results["accuracy"]["golden"] = golden_cosines(*c.provider, golden);
+      if (!o.quick) c.results["accuracy"]["sts_spearman"] = sts_spearman(*c.provider, pairs);
+    }
   }
-  if (profile_dir) r["profile"] = executed_ops(provider, *profile_dir);
+  if (profile_dir) {
+    for (auto& c : contenders) c.results["profile"] = profile_of(c, o, *profile_dir, peak);
+  }
+  if (contenders.size() == 1) {
+    r.update(contenders[0].results);
+    return r;
+  }
+  for (auto& c : contenders) {
+    const auto& i = c.provider->model_info();
+    c.results["variant"] = i.variant;
+    c.results["execution_provider"] = i.execution_provider;
+    r["engines"][c.engine] = c.results;
+  }
+  r["comparison"] = compare(contenders);
+  r["idle_check_ms"] = idle;
   return r;
 }
 
@@ -389,7 +611,14 @@ void register_bench(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--no-sort", o->no_sort, "do not bucket large batches by length");
   cmd->add_flag("--no-spinning", o->no_spinning, "disable intra-op thread spinning");
-  cmd->add_flag("--profile", o->profile, "report the operators ONNX Runtime ran");
+  cmd->add_option("--engines", o->engines,
+                  "run these engines side by side in one run, each phase from an idle process "
+                  "(e.g. native,onnx; ratios against the first)")
+      ->delimiter(',')
+      ->check(CLI::IsMember(available_engines()));
+  cmd->add_flag("--profile", o->profile,
+                "report the operators ONNX Runtime ran, or where the native engine's time goes "
+                "per step (time, share, GFLOP/s)");
   cmd->add_option("--profile-dir", o->profile_dir,
                   "keep the ONNX Runtime profile JSON in this directory (default: a temporary "
                   "directory, removed afterwards)");

@@ -37,6 +37,7 @@ void register_info(CLI::App& app) {
                         {"device", info.device},
                         {"execution_provider", info.execution_provider},
                         {"variant", info.variant},
+                        {"pooled_on", info.pooled_on},
                         {"onnxruntime", onnxruntime_version()},
                         {"version", version_string}};
     j.update(pooling_and_prompts(load_manifest(options->provider.model_dir)));

@@ -188,6 +188,9 @@ void register_serve(CLI::App& app) {
   add(*cmd, "--express-max-tokens", b.express_max_tokens, "AKIDB_EXPRESS_MAX_TOKENS",
       "inputs up to this many tokens may run beside a busy worker's batch, so short requests "
       "do not wait for long ones (0: off)");
+  add(*cmd, "--max-batch-wait-ms", b.max_batch_wait_ms, "AKIDB_MAX_BATCH_WAIT_MS",
+      "a worker with less than a batch queued waits up to this long (from the oldest queued "
+      "request's arrival) for more (-1: 2 on a GPU, 0 on a CPU)");
   add(*cmd, "--max-queue", b.max_queue, "AKIDB_MAX_QUEUE",
       "requests with queued inputs before 503 + Retry-After");
   add(*cmd, "--batch-workers", b.workers, "AKIDB_BATCH_WORKERS",

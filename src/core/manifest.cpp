@@ -69,8 +69,12 @@ ModelManifest parse_manifest(const nlohmann::json& j, const std::filesystem::pat
   // Bind the object first: iterating items() of a temporary would dangle.
   const auto details_by_variant = j.value("variant_details", nlohmann::json::object());
   for (const auto& [variant, details] : details_by_variant.items()) {
-    if (details.is_object() && !details.value("batch_invariant", true))
-      m.batch_dependent_variants.push_back(variant);
+    if (!details.is_object()) continue;
+    if (!details.value("batch_invariant", true)) m.batch_dependent_variants.push_back(variant);
+    if (details.contains("pooled_output")) {
+      m.pooled_outputs[variant] = {details["pooled_output"].get<std::string>(),
+                                   parse_pooling(details.value("pooling", "mean"), file)};
+    }
   }
 
   return m;

@@ -20,7 +20,8 @@ void DeviceGuard::fail(const std::string& message) {
   throw Error(ErrorCode::Unavailable, message);
 }
 
-void DeviceGuard::run(const SequenceBatch& batch, std::span<float> hidden) {
+template <class Run>
+void DeviceGuard::guarded(Run&& run) {
   if (failed_.load(std::memory_order_acquire)) {
     std::lock_guard lock(mutex_);
     throw Error(ErrorCode::Unavailable, failure_);
@@ -31,11 +32,19 @@ void DeviceGuard::run(const SequenceBatch& batch, std::span<float> hidden) {
          std::to_string(fail_on_run_) + ")");
   }
   try {
-    engine_->run(batch, hidden);
+    run();
   } catch (const Error& e) {
     if (e.code() != ErrorCode::Unavailable) throw;
     fail("device " + device + " failed: " + e.what());
   }
+}
+
+void DeviceGuard::run(const SequenceBatch& batch, std::span<float> hidden) {
+  guarded([&] { engine_->run(batch, hidden); });
+}
+
+void DeviceGuard::run_pooled(const SequenceBatch& batch, std::span<float> pooled) {
+  guarded([&] { engine_->run_pooled(batch, pooled); });
 }
 
 HealthStatus DeviceGuard::device_status() const {

@@ -23,10 +23,14 @@ class DeviceGuard final : public InferenceEngine {
 
   const EngineCapabilities& capabilities() const noexcept override;
   void run(const SequenceBatch& batch, std::span<float> hidden) override;
+  void run_pooled(const SequenceBatch& batch, std::span<float> pooled) override;
   HealthStatus device_status() const override;
 
  private:
   [[noreturn]] void fail(const std::string& message);
+  // Runs one of the engine's run calls under the policy.
+  template <class Run>
+  void guarded(Run&& run);
 
   std::unique_ptr<InferenceEngine> engine_;
   std::size_t fail_on_run_;

@@ -11,6 +11,8 @@ GraphConfig graph_config(const LoadedModel& model) {
   graph.dimension = m.dimension;
   graph.pad_id = model.tokenizer.pad_id();
   graph.batch_invariant = m.batch_invariant(model.variant);
+  if (auto it = m.pooled_outputs.find(model.variant); it != m.pooled_outputs.end())
+    graph.pooled = it->second;
   return graph;
 }
 

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,8 @@ struct GraphConfig {
   std::filesystem::path model_file;
   std::vector<std::string> inputs;  // graph inputs the manifest allows
   std::string output;               // [batch, seq, dim] hidden states
+  // The graph's [batch, dim] pooled output, when it has one, and its pooling.
+  std::optional<PooledOutput> pooled;
   std::size_t dimension = 0;
   std::int32_t pad_id = 0;
   bool batch_invariant = true;

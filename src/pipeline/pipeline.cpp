@@ -23,7 +23,7 @@ struct Workspace {
   std::vector<std::int32_t> ids;
   std::vector<std::int32_t> type_ids;
   std::vector<std::uint32_t> offsets;
-  std::vector<float> hidden;
+  std::vector<float> hidden;      // [tokens, dim], or [sequences, dim] from an engine that pools
   std::vector<SequenceRef> refs;  // embed_batch's sub-batch
 };
 
@@ -56,6 +56,7 @@ struct EmbeddingPipeline::Impl {
   PipelineOptions options;
   Admission admission;
   WorkspacePool<Workspace> workspaces;
+  bool engine_pools = false;  // the engine's run_pooled() gives what pool() would
 
   Impl(LoadedModel m, std::unique_ptr<InferenceEngine> e, PipelineOptions o)
       : model(std::move(m)),
@@ -70,9 +71,14 @@ struct EmbeddingPipeline::Impl {
                         "dimension " + std::to_string(model.manifest.dimension) +
                             " disagrees with the engine's hidden size " + std::to_string(hidden));
     }
+    // A pooling that skips the prompt needs each input's prompt length,
+    // which the graph does not have: the host pools then.
+    const auto& pooling = engine->capabilities().pooling;
+    engine_pools = pooling && *pooling == model.manifest.pooling && model.manifest.include_prompt;
   }
 
   void run(std::span<const SequenceRef> batch, StageTimings& stages);
+  void pool_on_host(std::span<const SequenceRef> batch, const Workspace& ws) const;
 };
 
 // One engine run over `batch`, then pooling and normalization into each ref's row.
@@ -81,19 +87,24 @@ void EmbeddingPipeline::Impl::run(std::span<const SequenceRef> batch, StageTimin
   const std::size_t dim = model.manifest.dimension;
   auto start = Clock::now();
   pack(batch, *ws);
-  ws->hidden.resize(ws->ids.size() * dim);
+  ws->hidden.resize((engine_pools ? batch.size() : ws->ids.size()) * dim);
   stages.tensor_us += micros_since(start);
 
   start = Clock::now();
-  engine->run({ws->ids, ws->type_ids, ws->offsets}, ws->hidden);
+  const SequenceBatch sequences{ws->ids, ws->type_ids, ws->offsets};
+  if (engine_pools) {
+    engine->run_pooled(sequences, ws->hidden);
+  } else {
+    engine->run(sequences, ws->hidden);
+  }
   stages.inference_us += micros_since(start);
 
   start = Clock::now();
-  const auto& manifest = model.manifest;
-  for (std::size_t k = 0; k < batch.size(); ++k) {
-    const float* rows = ws->hidden.data() + std::size_t{ws->offsets[k]} * dim;
-    const std::size_t skip = manifest.include_prompt ? 0 : batch[k].request->prompt_length;
-    pool(manifest.pooling, rows, ws->offsets[k + 1] - ws->offsets[k], dim, batch[k].out, skip);
+  if (engine_pools) {
+    for (std::size_t k = 0; k < batch.size(); ++k)
+      std::copy_n(ws->hidden.data() + k * dim, dim, batch[k].out);
+  } else {
+    pool_on_host(batch, *ws);
   }
   stages.pool_us += micros_since(start);
 
@@ -102,6 +113,17 @@ void EmbeddingPipeline::Impl::run(std::span<const SequenceRef> batch, StageTimin
     if (ref.request->normalize) l2_normalize(ref.out, dim);
   }
   stages.normalize_us += micros_since(start);
+}
+
+void EmbeddingPipeline::Impl::pool_on_host(std::span<const SequenceRef> batch,
+                                           const Workspace& ws) const {
+  const auto& manifest = model.manifest;
+  const std::size_t dim = manifest.dimension;
+  for (std::size_t k = 0; k < batch.size(); ++k) {
+    const float* rows = ws.hidden.data() + std::size_t{ws.offsets[k]} * dim;
+    const std::size_t skip = manifest.include_prompt ? 0 : batch[k].request->prompt_length;
+    pool(manifest.pooling, rows, ws.offsets[k + 1] - ws.offsets[k], dim, batch[k].out, skip);
+  }
 }
 
 EmbeddingPipeline::EmbeddingPipeline(PipelineParts parts, PipelineOptions options)
@@ -185,7 +207,8 @@ ModelInfo EmbeddingPipeline::model_info() const {
           caps.execution_provider,
           impl_->model.variant,
           caps.device,
-          pooling_name(m.pooling)};
+          pooling_name(m.pooling),
+          impl_->engine_pools ? "engine" : "host"};
 }
 
 HealthStatus EmbeddingPipeline::device_status() const { return impl_->engine->device_status(); }
@@ -211,5 +234,6 @@ BatchingHints EmbeddingPipeline::batching_hints() const {
 const Tokenizer& EmbeddingPipeline::tokenizer() const { return impl_->model.tokenizer; }
 const ModelManifest& EmbeddingPipeline::manifest() const noexcept { return impl_->model.manifest; }
 InferenceEngine& EmbeddingPipeline::engine() noexcept { return *impl_->engine; }
+bool EmbeddingPipeline::pools_in_engine() const noexcept { return impl_->engine_pools; }
 
 }  // namespace akidb::embed

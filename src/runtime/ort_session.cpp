@@ -85,9 +85,9 @@ std::int64_t Session::output_last_dim(const std::string& output) const {
 }
 
 void Session::run(std::span<const InputTensor> inputs, std::int64_t batch, std::int64_t seq,
-                  const std::string& output_name, std::span<float> output, std::int64_t dim) const {
+                  const std::string& output_name, std::span<float> output,
+                  std::span<const std::int64_t> out_shape) const {
   const std::array<std::int64_t, 2> in_shape{batch, seq};
-  const std::array<std::int64_t, 3> out_shape{batch, seq, dim};
   if (inputs.size() > kMaxInputs) throw Error(ErrorCode::Internal, "too many graph inputs");
   std::array<Ort::Value, kMaxInputs> values{Ort::Value{nullptr}, Ort::Value{nullptr},
                                             Ort::Value{nullptr}};

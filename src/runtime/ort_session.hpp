@@ -43,10 +43,13 @@ class Session {
   // The static size of the output's last axis, or -1 when it is dynamic.
   std::int64_t output_last_dim(const std::string& output) const;
 
-  // Runs the graph on at most kMaxInputs inputs. `output` must hold
-  // batch * seq * dim floats. Thread-safe; allocates nothing for I/O.
+  // Runs the graph on at most kMaxInputs [batch, seq] inputs into one
+  // output of shape `out_shape` ([batch, seq, dim] hidden states or a
+  // [batch, dim] pooled output); `output` holds its floats. Thread-safe;
+  // allocates nothing for I/O.
   void run(std::span<const InputTensor> inputs, std::int64_t batch, std::int64_t seq,
-           const std::string& output_name, std::span<float> output, std::int64_t dim) const;
+           const std::string& output_name, std::span<float> output,
+           std::span<const std::int64_t> out_shape) const;
 
   // Ends profiling (if enabled) and returns the profile file path.
   std::string end_profiling();

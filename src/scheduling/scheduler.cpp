@@ -16,6 +16,11 @@ using scheduling::Job;
 using scheduling::Pick;
 using Clock = SchedulerClock;
 
+// A GPU's batch wait unless --max-batch-wait-ms says otherwise: the issue's
+// "a few ms", about one short batch's time; chosen without a GPU to measure
+// (scripts/gpu_check.sh runs the HTTP load with it and without).
+constexpr double kGpuBatchWaitMs = 2.0;
+
 double micros_between(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration<double, std::micro>(to - from).count();
 }
@@ -51,7 +56,8 @@ struct Scheduler::Impl {
   EmbeddingProvider& provider;
   SchedulerOptions options;
   scheduling::BatchBudget budget;
-  std::size_t dimension;  // of every response (read once: model_info() builds strings)
+  Clock::duration batch_wait{};  // options.max_batch_wait_ms
+  std::size_t dimension;         // of every response (read once: model_info() builds strings)
   Observer observer;
 
   mutable std::mutex mu;
@@ -68,6 +74,10 @@ struct Scheduler::Impl {
     const auto hints = provider.batching_hints();
     options.workers = std::max<std::size_t>(options.workers, 1);
     if (options.max_batch_tokens == 0) options.max_batch_tokens = hints.max_batch_tokens;
+    if (options.max_batch_wait_ms < 0)
+      options.max_batch_wait_ms = p.model_info().device == "cpu" ? 0.0 : kGpuBatchWaitMs;
+    batch_wait = std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double, std::milli>(options.max_batch_wait_ms));
     options.max_batch_sequences = std::max<std::size_t>(options.max_batch_sequences, 1);
     budget = {options.max_batch_tokens,
               hints.batch_invariant ? options.max_batch_sequences : std::size_t{1}, hints.padded};
@@ -82,6 +92,7 @@ struct Scheduler::Impl {
   void complete(std::vector<Pick>& batch, const StageTimings& stages);
   void fail(std::vector<Pick>& batch, std::exception_ptr error);
   void settle(Job& job);
+  bool batch_ready(std::unique_lock<std::mutex>& lock);
   void work();
   void express();
   void drive();
@@ -176,11 +187,24 @@ void Scheduler::Impl::fail(std::vector<Pick>& batch, std::exception_ptr error) {
   }
 }
 
+// Under the lock, with inputs queued: true when a batch should start now
+// (no batch wait, the queue fills a batch, the oldest input has waited
+// batch_wait, or stopping); else waits (lock released) until then or until
+// something changes, and returns false to have the caller look again.
+bool Scheduler::Impl::batch_ready(std::unique_lock<std::mutex>& lock) {
+  if (batch_wait <= Clock::duration::zero() || stopping) return true;
+  const auto ready = queue.ready_at(budget, batch_wait);
+  if (ready <= Clock::now()) return true;
+  cv.wait_until(lock, ready);
+  return false;
+}
+
 void Scheduler::Impl::work() {
   std::unique_lock lock(mu);
   for (;;) {
     cv.wait(lock, [&] { return (stopping || !queue.empty()) && in_flight < options.workers; });
     if (queue.empty()) return;  // stopping, and everything queued is done
+    if (!batch_ready(lock)) continue;
     auto batch = take_batch(lock, budget);
     if (batch.empty()) continue;
     ++in_flight;
@@ -260,7 +284,9 @@ std::shared_ptr<Ticket> Scheduler::submit(EmbedRequest request,
     }
     job->arrival = impl_->arrivals++;
     job->admitted_at = Clock::now();
-    run_here = impl_->queue.empty() && impl_->in_flight < impl_->options.workers;
+    // With a batch wait, a worker waits for company; the caller does not.
+    run_here = impl_->batch_wait <= Clock::duration::zero() && impl_->queue.empty() &&
+               impl_->in_flight < impl_->options.workers;
     impl_->queue.push(job);
     if (run_here) {
       ++impl_->in_flight;

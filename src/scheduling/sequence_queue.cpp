@@ -96,6 +96,26 @@ std::vector<Pick> SequenceQueue::next_batch(const BatchBudget& budget,
   return picks;
 }
 
+SchedulerClock::time_point SequenceQueue::ready_at(const BatchBudget& budget,
+                                                   SchedulerClock::duration wait) const {
+  BatchCost cost(budget);
+  std::size_t count = 0;
+  for (const auto& job : jobs_) {
+    for (std::size_t k = job->dispatched; k < job->order.size(); ++k) {
+      const std::size_t length = job->admitted.encodings[job->order[k]].ids.size();
+      if (!cost.fits(length)) return SchedulerClock::time_point::min();  // more than a batch
+      cost.add(length);
+      if (++count >= budget.max_sequences) return SchedulerClock::time_point::min();
+    }
+  }
+  auto ready = SchedulerClock::time_point::max();
+  for (const auto& job : jobs_) {
+    ready = std::min(ready, job->admitted_at + wait);
+    if (job->deadline) ready = std::min(ready, *job->deadline);
+  }
+  return ready;
+}
+
 bool SequenceQueue::has_input_up_to(std::size_t max_length) const noexcept {
   return std::any_of(jobs_.begin(), jobs_.end(),
                      [&](const auto& job) { return job->next_length() <= max_length; });

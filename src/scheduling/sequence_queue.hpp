@@ -39,6 +39,13 @@ class SequenceQueue {
   // dispatch leave the queue.
   std::vector<Pick> next_batch(const BatchBudget& budget, SchedulerClock::time_point now);
 
+  // When the next batch should start if the scheduler waits up to `wait`
+  // for more inputs: time_point::min() (at once) when the queued inputs
+  // already fill the budget, else the oldest job's admission + `wait`, or
+  // the earliest deadline when that comes sooner (the job is dropped then).
+  SchedulerClock::time_point ready_at(const BatchBudget& budget,
+                                      SchedulerClock::duration wait) const;
+
   // True when some job's next input has at most `max_length` tokens.
   bool has_input_up_to(std::size_t max_length) const noexcept;
   bool empty() const noexcept { return jobs_.empty(); }

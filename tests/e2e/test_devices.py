@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import ctypes
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import requests
 
-from helpers import MODEL_DIR, TEST_DATA, embed_texts, run_cli
+from helpers import MODEL_DIR, ROOT, TEST_DATA, embed_texts, run_cli
 
 
 def has_nvidia_driver() -> bool:
@@ -115,3 +119,69 @@ def test_server_on_openvino_names_it_and_is_batch_invariant(start_server):
                       .json()["data"][0]["embedding"] for t in texts[:6]], dtype=np.float32)
     assert np.abs(alone - together[:6]).max() <= 1e-5  # padded shapes differ; rounding only
     assert np.abs(together - ref).max() <= 1e-4
+
+
+# Pooling in the graph (python/akidb_embed/gpu_graphs.py): the GPU model
+# directory's fp32 and fp16 graphs return pooled vectors, which ONNX Runtime's
+# CPU engine binds here exactly as the CUDA engine does on a GPU.
+def gpu_graphs(*args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
+    return subprocess.run([sys.executable, "-m", "akidb_embed.gpu_graphs", *args], env=env,
+                          capture_output=True, timeout=300, check=True)
+
+
+@pytest.fixture(scope="module")
+def gpu_model_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("gpu") / "minilm-gpu"
+    gpu_graphs("--model", str(MODEL_DIR), "--out", str(out))
+    return out
+
+
+def embed_with(model: Path, texts: list[str], *extra: str) -> np.ndarray:
+    lines = "".join(json.dumps({"text": t}) + "\n" for t in texts)
+    out = run_cli("embed", "--model", str(model), "--format", "jsonl", "--engine", "onnx", *extra,
+                  stdin=lines)
+    return np.array([json.loads(line)["embedding"] for line in out.stdout.decode().splitlines()],
+                    dtype=np.float32)
+
+
+@pytest.mark.parametrize("variant", ["fp32", "fp16"])
+def test_the_gpu_graphs_pool_in_the_graph_and_match_sentence_transformers(gpu_model_dir, variant):
+    manifest = json.loads((gpu_model_dir / "akidb.json").read_text())
+    assert manifest["variant_details"][variant]["pooled_output"] == "sentence_embedding"
+    info = json.loads(run_cli("info", "--model", str(gpu_model_dir), "--engine", "onnx",
+                              "--variant", variant).stdout)
+    assert info["pooled_on"] == "engine"
+    # Every 5th golden text (66, short to 256 tokens) in batches that pad:
+    # padding leaking into the pooling would show against the unpadded
+    # reference. All 330: scripts/golden_parity.py (docs/devices.md).
+    texts, ref = golden()
+    texts, ref = texts[::5], ref[::5]
+    got = embed_with(gpu_model_dir, texts, "--variant", variant)
+    cos = np.sum(got * ref, axis=1) / np.linalg.norm(got, axis=1) / np.linalg.norm(ref, axis=1)
+    assert cos.min() >= 0.9999, f"cosine {cos.min():.7f} on {texts[int(np.argmin(cos))][:60]!r}"
+    if variant == "fp32":  # the same graph pooled on the host
+        host_info = json.loads(run_cli("info", "--model", str(MODEL_DIR), "--engine", "onnx",
+                                       "--variant", "fp32").stdout)
+        assert host_info["pooled_on"] == "host"
+        host = embed_with(MODEL_DIR, texts, "--variant", "fp32")
+        assert np.abs(got - host).max() <= 1e-5
+
+
+def test_a_pooling_that_skips_the_prompt_gets_no_pooled_output(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for f in MODEL_DIR.iterdir():
+        if f.name != "akidb.json":
+            (src / f.name).symlink_to(f.resolve())
+    manifest = json.loads((MODEL_DIR / "akidb.json").read_text())
+    manifest["include_prompt"] = False
+    (src / "akidb.json").write_text(json.dumps(manifest))
+    proc = gpu_graphs("--model", str(src), "--out", str(tmp_path / "out"), "--no-fp16")
+    assert ("no pooled output: include_prompt is false: the pooling skips the prompt, whose length "
+            "the graph does not know") in proc.stderr.decode()
+    written = json.loads((tmp_path / "out" / "akidb.json").read_text())
+    assert "pooled_output" not in written["variant_details"].get("fp32", {})
+    info = json.loads(run_cli("info", "--model", str(tmp_path / "out"), "--engine", "onnx",
+                              "--variant", "fp32").stdout)
+    assert info["pooled_on"] == "host"

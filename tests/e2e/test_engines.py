@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import requests
 
 from helpers import MODEL_DIR, TEST_DATA, embed_texts, run_cli
@@ -117,3 +118,37 @@ def test_auto_engine_takes_onnx_runtime_for_a_model_without_native_files(tmp_pat
     info = info_of(model_dir=tmp_path)
     assert (info["engine"], info["execution_provider"]) == ("onnx", "CPUExecutionProvider")
 
+
+def test_bench_runs_native_and_onnx_side_by_side_with_a_native_profile():
+    proc = run_cli("bench", "--model", str(MODEL_DIR), "--quick", "--engines", "native,onnx",
+                   "--stages", "latency", "throughput", "--batch-sizes", "1", "--profile",
+                   "--json", "-")
+    r = json.loads(proc.stdout)
+    assert r["config"]["engine"] == "native,onnx"
+    assert set(r["engines"]) == {"native", "onnx"}
+    for name, part in r["engines"].items():
+        short = part["latency"][0]
+        stages = short["mean_stage_us"]
+        assert 0 < stages["inference"] <= stages["total"], (name, stages)
+        assert part["throughput"][0]["sentences_per_s"] > 0
+    assert r["engines"]["native"]["variant"] == "fp32"
+    assert r["engines"]["onnx"]["profile"]["kernel_runs_by_op"], "no ORT operators profiled"
+    steps = r["engines"]["native"]["profile"]["native_steps"]["short"]
+    names = [row["step"] for row in steps["rows"]]
+    assert names == ["embeddings", "qkv", "attention", "attn_out", "attn_norm", "ffn_up",
+                     "ffn_down", "ffn_norm", "tokenize", "tensor", "pool+normalize", "other"]
+    by_name = {row["step"]: row for row in steps["rows"]}
+    assert all(by_name[g]["gflops"] > 0 for g in ("qkv", "attn_out", "ffn_up", "ffn_down"))
+    assert 90 <= sum(row["share_pct"] for row in steps["rows"]) <= 100.5
+    cmp = r["comparison"]
+    assert cmp["engines"] == ["native", "onnx"]
+    expected = (cmp["latency"][0]["onnx"]["p95_ms"] / cmp["latency"][0]["native"]["p95_ms"])
+    assert cmp["latency"][0]["p95_ratio"] == pytest.approx(expected)
+    assert r["idle_check_ms"] < 5, "another engine's threads were still running"
+
+
+def test_bench_engines_rejects_an_unknown_engine():
+    proc = run_cli("bench", "--model", str(MODEL_DIR), "--quick", "--engines", "native,tpu",
+                   check=False)
+    assert proc.returncode != 0
+    assert "tpu" in proc.stderr.decode()

@@ -95,3 +95,12 @@ def test_expired_request_is_504_and_stops_costing_compute(start_server):
     assert wait_for(lambda: metric(s.url, "akidb_sequences_cancelled_total") > 0)
     assert metric(s.url, "akidb_sequences_cancelled_total") >= 200
     assert embed(s.url, "served after the expired request").shape == (1, 384)
+
+
+def test_the_batch_wait_is_a_flag_and_a_lone_request_pays_it(start_server):
+    s = start_server("--max-batch-wait-ms", "200")
+    assert requests.get(s.url + "/info", timeout=10).json()["scheduling"]["max_batch_wait_ms"] == 200
+    start = time.perf_counter()
+    r = requests.post(s.url + "/v1/embeddings", json={"input": "alone"}, timeout=60)
+    assert r.status_code == 200, r.text
+    assert time.perf_counter() - start >= 0.2  # the worker waited for company first

@@ -128,6 +128,8 @@ def test_health_info_metrics(server, client):
     assert info["execution_provider"] and info["version"]
     assert info["engine"] == "native" and info["device"] == "cpu"
     assert info["scheduling"]["max_batch_tokens"] == 512  # the native engine's preferred batch
+    assert info["scheduling"]["max_batch_wait_ms"] == 0  # a CPU waits for no company
+    assert info["pooled_on"] == "host"
     assert info["model_type"] == {"embedding": {"pooling": "mean"}} and info["model_dtype"] == "float32"
     assert info["max_client_batch_size"] == 2048 and info["auto_truncate"] is True
     client.embeddings.create(model=MODEL, input="for the metrics")

@@ -88,5 +88,33 @@ TEST(CudaEngine, GpuBuildOnItsCpuProviderMatchesTheGoldenVectors) {
   }
 }
 
+// The same on a graph with a pooled output (gpu_graphs.py's directory, in
+// AKIDB_GPU_MODEL_DIR): the engine binds only `sentence_embedding`, the
+// pipeline does not pool again.
+TEST(CudaEngine, GpuBuildOnItsCpuProviderBindsThePooledOutput) {
+  const char* dir = std::getenv("AKIDB_CUDA_DIR");
+  const char* gpu_model = std::getenv("AKIDB_GPU_MODEL_DIR");
+  if (dir == nullptr || gpu_model == nullptr || !devices::probe_cuda_runtime(dir).ok)
+    GTEST_SKIP() << "needs AKIDB_CUDA_DIR (make setup-cuda) and AKIDB_GPU_MODEL_DIR (gpu_graphs)";
+  for (const std::string variant : {"fp32", "fp16"}) {
+    auto model = LoadedModel::load(gpu_model, variant);
+    const auto dim = model.manifest.dimension;
+    CudaEngineConfig config;
+    static_cast<GraphConfig&>(config) = graph_config(model);
+    config.runtime_dir = dir;
+    config.use_cuda = false;
+    EmbeddingPipeline pipeline({std::move(model), std::make_unique<CudaEngine>(config)}, {});
+    ASSERT_TRUE(pipeline.pools_in_engine()) << variant;
+    auto texts = test::golden_texts();
+    texts.resize(7);
+    const auto ref = golden_vectors(texts.size(), dim);
+    const auto got = pipeline.embed_batch(EmbedRequest::from_texts(texts));
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+      const std::span<const float> want(ref.data() + i * dim, dim);
+      EXPECT_GE(test::cosine(got.embeddings.row(i), want), 0.9999) << variant << ": " << texts[i];
+    }
+  }
+}
+
 }  // namespace
 }  // namespace akidb::embed

@@ -128,6 +128,45 @@ TEST(NativeEngine, BatchInvariant) {
   }
 }
 
+TEST(NativeEngine, ProfileTimesEveryStepWithItsFlops) {
+  REQUIRE_NATIVE_MODEL();
+  NativeEngine engine(options());
+  Packed p;
+  for (std::size_t i = 0; i < 3; ++i) p.add(golden().encodings[i]);
+  const auto plain = run(engine, p);
+  EXPECT_EQ(engine.profile().forwards, 0u) << "profiling is off by default";
+  engine.set_profiling(true);
+  EXPECT_EQ(run(engine, p), plain) << "profiling changed the output";
+  run(engine, p);
+  const auto prof = engine.profile();
+  EXPECT_EQ(prof.forwards, 2u);
+  const std::vector<std::string> names = {"embeddings", "qkv",    "attention", "attn_out",
+                                          "attn_norm",  "ffn_up", "ffn_down",  "ffn_norm"};
+  ASSERT_EQ(prof.steps.size(), names.size());
+  // Two passes of six layers: 2 x m x n x k per GEMM, 4 x len^2 x hidden for attention.
+  const double tokens = double(p.ids.size()), layers = 2 * 6, h = 384, inter = 1536;
+  double lengths_sq = 0;
+  for (std::size_t s = 0; s + 1 < p.offsets.size(); ++s)
+    lengths_sq += std::pow(double(p.offsets[s + 1] - p.offsets[s]), 2);
+  const std::vector<double> flops = {0,
+                                     2 * layers * tokens * 3 * h * h,
+                                     layers * 4 * lengths_sq * h,
+                                     2 * layers * tokens * h * h,
+                                     0,
+                                     2 * layers * tokens * h * inter,
+                                     2 * layers * tokens * inter * h,
+                                     0};
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    EXPECT_EQ(prof.steps[i].name, names[i]);
+    EXPECT_EQ(prof.steps[i].calls, i == 0 ? 2u : 12u) << names[i];
+    EXPECT_GT(prof.steps[i].seconds, 0.0) << names[i];
+    EXPECT_DOUBLE_EQ(prof.steps[i].flops, flops[i]) << names[i];
+  }
+  engine.set_profiling(false);
+  run(engine, p);
+  EXPECT_EQ(engine.profile().forwards, 0u) << "switching profiling off resets and stops it";
+}
+
 TEST(NativeEngine, LengthOneAndFullLengthInOneBatch) {
   REQUIRE_NATIVE_MODEL();
   NativeEngine engine(options());

@@ -2,14 +2,17 @@
 // against naive double-precision references, on awkward shapes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "akidb/embed/error.hpp"
 #include "engines/native/cpu_dispatch.hpp"
 #include "engines/native/kernels.hpp"
 #include "engines/native/packed_matrix.hpp"
+#include "engines/native/parallel_ops.hpp"
 #include "engines/native/thread_pool.hpp"
 
 namespace akidb::embed::native {
@@ -81,6 +84,41 @@ TEST(NativeKernels, GemmMatchesNaiveOnAwkwardShapes) {
       }
     }
     check_gemm(*kt, {13, 384, 1152, Epilogue::Bias});
+  }
+}
+
+// The scheduling settings decide only who computes which rows and panels,
+// never a row's arithmetic: every setting, and every row computed alone
+// (M = 1), gives the same bits.
+TEST(NativeKernels, ScheduleSettingsAndBatchSizeNeverChangeABit) {
+  ThreadPool pool(3);
+  const std::vector<Schedule> schedules = {Schedule{}, {4, 0}, {1, 1000}};
+  for (const auto* kt : tables()) {
+    for (const auto& [m, k, n] : std::vector<std::tuple<std::size_t, std::size_t, std::size_t>>{
+             {13, 384, 1152}, {200, 1536, 384}, {470, 384, 384}}) {
+      const auto a = random_vector(m * k, 5), w = random_vector(n * k, 6),
+                 bias = random_vector(n, 7), gamma = random_vector(n, 8),
+                 beta = random_vector(n, 9);
+      const PackedMatrix packed(w, bias, n, k);
+      std::vector<std::vector<float>> outs;
+      for (const auto& schedule : schedules) {
+        const Compute cx{pool, *kt, nullptr, nullptr, schedule};
+        std::vector<float> c(m * n);
+        gemm(cx, packed, a.data(), k, m, c.data(), n, Epilogue::BiasGelu);
+        layer_norm(cx, c.data(), m, n, gamma.data(), beta.data(), 1e-12f);
+        outs.push_back(std::move(c));
+      }
+      for (std::size_t i = 1; i < outs.size(); ++i)
+        EXPECT_EQ(outs[i], outs[0]) << kt->name << " m=" << m << " schedule " << i;
+      const Compute cx{pool, *kt};
+      for (const std::size_t row : {std::size_t{0}, m / 2, m - 1}) {
+        std::vector<float> alone(n);
+        gemm(cx, packed, a.data() + row * k, k, 1, alone.data(), n, Epilogue::BiasGelu);
+        layer_norm(cx, alone.data(), 1, n, gamma.data(), beta.data(), 1e-12f);
+        EXPECT_TRUE(std::equal(alone.begin(), alone.end(), outs[0].begin() + row * n))
+            << kt->name << " m=" << m << " row " << row;
+      }
+    }
   }
 }
 

@@ -32,8 +32,8 @@ struct Run {
 // sequence's vector never depends on its batch-mates. Can be held mid-run.
 class TestEngine final : public InferenceEngine {
  public:
-  TestEngine(std::size_t dim, std::size_t budget, bool invariant)
-      : caps_{"test", "cpu", "none", dim, budget, true, invariant} {}
+  TestEngine(std::size_t dim, std::size_t budget, bool invariant, std::string device = "cpu")
+      : caps_{"test", std::move(device), "none", dim, budget, true, invariant} {}
 
   const EngineCapabilities& capabilities() const noexcept override { return caps_; }
 
@@ -111,10 +111,11 @@ struct Fixture {
   }
 };
 
-Fixture make_fixture(std::size_t budget = 512, bool invariant = true) {
+Fixture make_fixture(std::size_t budget = 512, bool invariant = true,
+                     const std::string& device = "cpu") {
   auto model = LoadedModel::load(test::model_dir(), "");
   const auto dim = model.manifest.dimension;
-  auto engine = std::make_unique<TestEngine>(dim, budget, invariant);
+  auto engine = std::make_unique<TestEngine>(dim, budget, invariant, device);
   Fixture f;
   f.engine = engine.get();
   f.pipeline = std::make_unique<EmbeddingPipeline>(
@@ -404,6 +405,64 @@ TEST(Scheduler, DimensionsAndNormalizationFollowEachRequest) {
   EXPECT_NEAR(norm, 1.0, 1e-6);
   request.dimensions = 100000;
   EXPECT_THROW(scheduler.submit(request), Error);
+}
+
+// The batch wait (SchedulerOptions::max_batch_wait_ms). Its bounds are
+// asserted with waits far from the machine's noise: a lower bound the
+// scheduler must honour, an upper one 20x above the wait.
+SchedulerOptions waiting(double ms, std::size_t max_batch_sequences = 256) {
+  auto options = one_lane(max_batch_sequences);
+  options.max_batch_wait_ms = ms;
+  return options;
+}
+
+TEST(SchedulerBatchWait, DefaultsToNoWaitOnACpuAndTwoMsOnAGpu) {
+  auto cpu = make_fixture();
+  auto gpu = make_fixture(512, true, "cuda");
+  EXPECT_EQ(Scheduler(*cpu.pipeline, {}).options().max_batch_wait_ms, 0.0);
+  EXPECT_EQ(Scheduler(*gpu.pipeline, {}).options().max_batch_wait_ms, 2.0);
+  EXPECT_EQ(Scheduler(*gpu.pipeline, waiting(0)).options().max_batch_wait_ms, 0.0);
+}
+
+TEST(SchedulerBatchWait, ALoneRequestWaitsForCompanyAtMostTheWait) {
+  auto f = make_fixture();
+  Scheduler scheduler(*f.pipeline, waiting(100));
+  const auto start = SchedulerClock::now();
+  const auto out = scheduler.embed(repeated("cat", 1, 3));
+  const auto elapsed = SchedulerClock::now() - start;
+  EXPECT_GE(out.queue_us, 100'000.0) << "it ran before the wait was over";
+  EXPECT_LT(elapsed, 2s) << "it waited past the batch wait";
+  EXPECT_EQ(scheduler.counters().immediate, 0u) << "a waiting scheduler runs no caller's batch";
+  EXPECT_EQ(f.engine->runs().size(), 1u);
+}
+
+TEST(SchedulerBatchWait, ArrivalsWithinTheWaitJoinTheBatchAndAFullBatchWaitsNoMore) {
+  auto f = make_fixture();
+  Scheduler scheduler(*f.pipeline, waiting(60'000, 3));  // a minute: only a full batch runs
+  const auto start = SchedulerClock::now();
+  auto a = scheduler.submit(repeated("cat", 1, 3));
+  auto b = scheduler.submit(repeated("dog", 1, 3));
+  auto c = scheduler.submit(repeated("house", 1, 3));  // the third input fills the batch
+  EXPECT_NO_THROW(a->wait());
+  EXPECT_NO_THROW(b->wait());
+  EXPECT_NO_THROW(c->wait());
+  EXPECT_LT(SchedulerClock::now() - start, 10s);
+  const auto runs = f.engine->runs();
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].lengths.size(), 3u);
+  EXPECT_EQ(scheduler.counters().merged_batches, 1u);
+}
+
+TEST(SchedulerBatchWait, ADeadlineEndsTheWaitAndDropsTheRequest) {
+  auto f = make_fixture();
+  Scheduler scheduler(*f.pipeline, waiting(60'000));
+  const auto deadline = SchedulerClock::now() + 50ms;
+  auto ticket = scheduler.submit(repeated("cat", 1, 3), deadline);
+  test::expect_error([&] { ticket->wait(); }, ErrorCode::Timeout,
+                     "the request did not finish before its deadline");
+  EXPECT_LT(SchedulerClock::now() - deadline, 10s);
+  EXPECT_EQ(scheduler.counters().cancelled_requests, 1u);
+  EXPECT_TRUE(f.engine->runs().empty());
 }
 
 }  // namespace

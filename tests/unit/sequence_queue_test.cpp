@@ -66,5 +66,32 @@ TEST(SequenceQueue, OverdueJobsGoOldestFirst) {
   EXPECT_EQ(picks[0].job, older);
 }
 
+// ready_at: when a batch may start under a batch wait.
+TEST(SequenceQueue, ABatchThatIsNotFullIsReadyAtTheOldestArrivalPlusTheWait) {
+  const auto now = SchedulerClock::now();
+  SequenceQueue queue;
+  queue.push(make_job(0, 1, 0, now - 1ms, now + 30s));
+  queue.push(make_job(1, 1, 0, now, now + 30s));
+  EXPECT_EQ(queue.ready_at({512, 256, false, 0}, 2ms), now + 1ms);  // from the oldest, not now
+}
+
+TEST(SequenceQueue, AFullBatchIsReadyAtOnce) {
+  const auto now = SchedulerClock::now();
+  SequenceQueue by_sequences, by_tokens;
+  by_sequences.push(make_job(0, 4, 0, now, now + 30s));  // 4 inputs, 4 per batch
+  EXPECT_EQ(by_sequences.ready_at({512, 4, false, 0}, 2ms), SchedulerClock::time_point::min());
+  by_tokens.push(make_job(0, 6, 0, now, now + 30s));  // 60 tokens, 50 per batch
+  EXPECT_EQ(by_tokens.ready_at({50, 256, false, 0}, 2ms), SchedulerClock::time_point::min());
+  EXPECT_EQ(by_tokens.ready_at({60, 256, false, 0}, 2ms), now + 2ms);  // exactly one batch
+}
+
+TEST(SequenceQueue, AnEarlierDeadlineEndsTheWait) {
+  const auto now = SchedulerClock::now();
+  SequenceQueue queue;
+  queue.push(make_job(0, 1, 0, now, now + 30s));
+  queue.push(make_job(1, 1, 0, now, now + 1ms));
+  EXPECT_EQ(queue.ready_at({512, 256, false, 0}, 2ms), now + 1ms);
+}
+
 }  // namespace
 }  // namespace akidb::embed::scheduling

@@ -2,12 +2,16 @@
 // The InferenceEngine contract: what a new backend implements. An engine runs
 // the encoder on token sequences and returns per-token hidden states; the
 // EmbeddingPipeline above it owns validation, tokenization, planning, pooling,
-// normalization and usage accounting, so an engine never sees text.
+// normalization and usage accounting, so an engine never sees text. An engine
+// whose graph pools (capabilities().pooling) can also return pooled vectors
+// (run_pooled), which the pipeline then uses instead of pooling itself.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 
+#include "akidb/embed/manifest.hpp"
 #include "akidb/embed/types.hpp"
 
 namespace akidb::embed {
@@ -45,6 +49,10 @@ struct EngineCapabilities {
   // float rounding across different padded shapes). false: the pipeline runs
   // one sequence per run() (dynamic per-tensor int8 quantization).
   bool batch_invariant = true;
+  // Set: run_pooled() returns each sequence's vector pooled this way over
+  // all its tokens (not normalized), computed on the engine's device, so
+  // only [batch, hidden_size] floats come back instead of [tokens, ...].
+  std::optional<Pooling> pooling = std::nullopt;
 };
 
 class InferenceEngine {
@@ -56,6 +64,12 @@ class InferenceEngine {
   // offsets[i] + t of `hidden` ([batch.tokens(), hidden_size] floats) is
   // token t of sequence i. Thread-safe. Throws akidb::embed::Error.
   virtual void run(const SequenceBatch& batch, std::span<float> hidden) = 0;
+
+  // Only when capabilities().pooling is set: row i of `pooled`
+  // ([batch.size(), hidden_size] floats) is sequence i pooled over all its
+  // tokens, not normalized. Thread-safe. Throws akidb::embed::Error; the
+  // default throws Error(Internal) (the engine does not pool).
+  virtual void run_pooled(const SequenceBatch& batch, std::span<float> pooled);
 
   // The device's state: not ok once it failed at run time (the message says
   // how). Cheap; never runs the model.

@@ -16,6 +16,14 @@ enum class Pooling { Mean, Cls, Max, MeanSqrtLen };
 // The manifest's name of a pooling mode: "mean", "cls", "max", "mean_sqrt_len".
 const char* pooling_name(Pooling pooling) noexcept;
 
+// A graph output with the pooled, not normalized, vector of each input
+// ([batch, dim]; python/akidb_embed/gpu_graphs.py adds one), and the pooling
+// it computes over every token of an input.
+struct PooledOutput {
+  std::string name;  // "sentence_embedding"
+  Pooling pooling = Pooling::Mean;
+};
+
 struct ModelManifest {
   std::string name;                // "all-MiniLM-L6-v2"
   std::size_t dimension = 0;       // 384
@@ -43,6 +51,9 @@ struct ModelManifest {
   // int8 quantization scales activations over the whole batch); the provider
   // runs such a variant one input at a time.
   std::vector<std::string> batch_dependent_variants;
+  // Variants whose graph also has a pooled output (variant_details'
+  // "pooled_output" and "pooling").
+  std::map<std::string, PooledOutput> pooled_outputs;
 
   bool batch_invariant(const std::string& variant) const;
 

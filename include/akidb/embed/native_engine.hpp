@@ -4,9 +4,11 @@
 // model.safetensors and config.json from a model directory. Packed
 // variable-length batches, no padding.
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "akidb/embed/engine.hpp"
 
@@ -32,6 +34,20 @@ struct NativeEngineOptions {
   std::string cache;
 };
 
+// Where the forward passes' time went, per step of the encoder
+// (NativeEngine::set_profiling).
+struct NativeProfile {
+  struct Step {
+    std::string
+        name;  // embeddings, qkv, attention, attn_out, attn_norm, ffn_up, ffn_down, ffn_norm
+    double seconds = 0;  // wall time on the calling thread, join included, all passes
+    double flops = 0;    // 2 x multiply-adds (GEMMs and attention; 0 otherwise)
+    std::uint64_t calls = 0;
+  };
+  std::uint64_t forwards = 0;  // forward passes (run() calls with tokens)
+  std::vector<Step> steps;
+};
+
 class NativeEngine final : public InferenceEngine {
  public:
   // Throws Error(ModelError) naming the file (and tensor) for missing or bad
@@ -51,6 +67,11 @@ class NativeEngine final : public InferenceEngine {
   // How the weights were loaded: "mapped" (from the packed-weights cache),
   // "written" (packed, cache written), "off", or "skipped: <why>".
   std::string cache_state() const;
+
+  // On: the counters are reset and every step of every later run() is timed
+  // (a clock read per step, ~50 per pass). Off (the default): no timing.
+  void set_profiling(bool on);
+  NativeProfile profile() const;
 
  private:
   struct Impl;

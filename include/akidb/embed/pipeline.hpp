@@ -66,6 +66,9 @@ class EmbeddingPipeline : public EmbeddingProvider {
 
   const ModelManifest& manifest() const noexcept;
   InferenceEngine& engine() noexcept;
+  // True when the engine pools (its graph's pooled output is the model's
+  // pooling over every token): the pipeline then only normalizes.
+  bool pools_in_engine() const noexcept;
 
  private:
   struct Impl;

@@ -9,7 +9,7 @@
 //
 // A cancelled request (client gone) or one past its deadline loses its
 // remaining entries before the next batch is formed: it costs at most the
-// batch already running.
+// batch already running (or the rest of a batch wait, max_batch_wait_ms).
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -37,6 +37,13 @@ struct SchedulerOptions {
   // start a batch of inputs of at most this many tokens, so a short request
   // shares the cores with a long batch instead of waiting for it. 0: off.
   std::size_t express_max_tokens = 64;
+  // A worker that finds fewer queued inputs than fill a batch waits up to
+  // this long, counted from the oldest queued request's admission, for more
+  // to arrive (on a GPU a batch costs little more than one input). Never when
+  // the queued inputs already fill the budget; a deadline ends the wait.
+  // Negative: the device's default, 2 ms on a GPU (model_info().device other
+  // than "cpu"), 0 (no wait: a lone request runs at once) on a CPU.
+  double max_batch_wait_ms = -1;
 };
 
 // What one batch looked like (for metrics).

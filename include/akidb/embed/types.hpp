@@ -99,6 +99,9 @@ struct ModelInfo {
   std::string variant;             // e.g. "fp32", "int8"
   std::string device = "cpu";      // where inference runs
   std::string pooling = "mean";    // the manifest's: mean, cls, max or mean_sqrt_len
+  // "engine": the engine's graph pools on its device (only pooled vectors
+  // come back); "host": the pipeline pools the hidden states.
+  std::string pooled_on = "host";
 };
 
 struct HealthStatus {

@@ -16,7 +16,7 @@ using cuda::OrtPtr;
 
 // Padded host tensors of one run and the binding that feeds them.
 struct Workspace : PaddedInputs {
-  std::vector<float> hidden;
+  std::vector<float> hidden;  // [b, seq, dim] hidden states or [b, dim] pooled
   OrtPtr<OrtIoBinding> binding{nullptr, [](OrtIoBinding*) {}};
 };
 
@@ -52,13 +52,16 @@ struct CudaEngine::Impl {
             true,
             config.batch_invariant};
     if (!config.use_cuda) caps.device = "cpu";
+    if (config.pooled) caps.pooling = config.pooled->pooling;
   }
 
   void create_session();
   OrtPtr<OrtSessionOptions> session_options();
   void check_graph();
   std::vector<std::string> names(bool of_inputs);
-  void bind(Workspace& ws, std::size_t b, std::size_t seq);
+  void bind(Workspace& ws, std::size_t b, std::size_t seq, bool pooled);
+  // Pads, binds and runs the batch into ws.hidden (hidden states or pooled).
+  void run_bound(const SequenceBatch& batch, Workspace& ws, bool pooled);
 };
 
 OrtPtr<OrtSessionOptions> CudaEngine::Impl::session_options() {
@@ -135,11 +138,15 @@ void CudaEngine::Impl::check_graph() {
   const auto outs = names(false);
   if (std::find(outs.begin(), outs.end(), config.output) == outs.end())
     throw model_error(file, "graph has no output '" + config.output + "'");
+  if (config.pooled && std::find(outs.begin(), outs.end(), config.pooled->name) == outs.end())
+    throw model_error(file, "graph has no pooled output '" + config.pooled->name + "'");
 }
 
 // Binds the host tensors (ONNX Runtime copies them to the device) and the
-// host output buffer (it copies the result back into it, once).
-void CudaEngine::Impl::bind(Workspace& ws, std::size_t b, std::size_t seq) {
+// host output buffer (it copies the result back into it, once): the hidden
+// states, or only the pooled output ([b, dim], seq times fewer floats; the
+// hidden states are then not an output of the run and stay on the device).
+void CudaEngine::Impl::bind(Workspace& ws, std::size_t b, std::size_t seq, bool pooled) {
   if (!ws.binding) {
     OrtIoBinding* raw = nullptr;
     gpu.check(api.CreateIoBinding(session.get(), &raw), "IoBinding", true);
@@ -159,15 +166,27 @@ void CudaEngine::Impl::bind(Workspace& ws, std::size_t b, std::size_t seq) {
     auto owned = own(value, api.ReleaseValue);
     gpu.check(api.BindInput(ws.binding.get(), name.c_str(), value), "IoBinding", true);
   }
-  const std::array<std::int64_t, 3> out_shape{in_shape[0], in_shape[1],
-                                              static_cast<std::int64_t>(config.dimension)};
+  const auto dim = static_cast<std::int64_t>(config.dimension);
+  const std::array<std::int64_t, 3> hidden_shape{in_shape[0], in_shape[1], dim};
+  const std::array<std::int64_t, 2> pooled_shape{in_shape[0], dim};
   OrtValue* out = nullptr;
-  gpu.check(api.CreateTensorWithDataAsOrtValue(host.get(), ws.hidden.data(), ws.hidden.size() * 4,
-                                               out_shape.data(), 3,
-                                               ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT, &out),
-            "output tensor", false);
+  gpu.check(
+      api.CreateTensorWithDataAsOrtValue(host.get(), ws.hidden.data(), ws.hidden.size() * 4,
+                                         pooled ? pooled_shape.data() : hidden_shape.data(),
+                                         pooled ? 2 : 3, ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT, &out),
+      "output tensor", false);
   auto owned = own(out, api.ReleaseValue);
-  gpu.check(api.BindOutput(ws.binding.get(), config.output.c_str(), out), "IoBinding", true);
+  const std::string& name = pooled ? config.pooled->name : config.output;
+  gpu.check(api.BindOutput(ws.binding.get(), name.c_str(), out), "IoBinding", true);
+}
+
+void CudaEngine::Impl::run_bound(const SequenceBatch& batch, Workspace& ws, bool pooled) {
+  const std::size_t b = batch.size(), seq = batch.longest();
+  ws.fill(batch, seq, config.pad_id);
+  ws.hidden.resize(b * (pooled ? 1 : seq) * config.dimension);
+  bind(ws, b, seq, pooled);
+  gpu.check(api.RunWithBinding(session.get(), nullptr, ws.binding.get()),
+            caps.device + " inference failed", true);
 }
 
 CudaEngine::CudaEngine(CudaEngineConfig config)
@@ -181,17 +200,20 @@ void CudaEngine::run(const SequenceBatch& batch, std::span<float> hidden) {
   const std::size_t b = batch.size(), dim = impl_->config.dimension, seq = batch.longest();
   if (b == 0) return;
   auto ws = impl_->pool.take();
-  ws->fill(batch, seq, impl_->config.pad_id);
-  ws->hidden.resize(b * seq * dim);
-  impl_->bind(*ws, b, seq);
-  const auto& api = impl_->api;
-  impl_->gpu.check(api.RunWithBinding(impl_->session.get(), nullptr, ws->binding.get()),
-                   impl_->caps.device + " inference failed", true);
+  impl_->run_bound(batch, *ws, false);
   for (std::size_t k = 0; k < b; ++k) {
     const float* from = ws->hidden.data() + k * seq * dim;
     std::copy_n(from, batch.length(k) * dim,
                 hidden.begin() + static_cast<std::ptrdiff_t>(batch.offsets[k] * dim));
   }
+}
+
+void CudaEngine::run_pooled(const SequenceBatch& batch, std::span<float> pooled) {
+  if (!impl_->config.pooled) InferenceEngine::run_pooled(batch, pooled);  // throws
+  if (batch.size() == 0) return;
+  auto ws = impl_->pool.take();
+  impl_->run_bound(batch, *ws, true);
+  std::copy(ws->hidden.begin(), ws->hidden.end(), pooled.begin());
 }
 
 }  // namespace akidb::embed

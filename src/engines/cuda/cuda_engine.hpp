@@ -32,6 +32,8 @@ class CudaEngine final : public InferenceEngine {
 
   const EngineCapabilities& capabilities() const noexcept override;
   void run(const SequenceBatch& batch, std::span<float> hidden) override;
+  // The graph's pooled output (GraphConfig::pooled): [b, dim] floats copied back.
+  void run_pooled(const SequenceBatch& batch, std::span<float> pooled) override;
 
  private:
   struct Impl;

@@ -5,6 +5,24 @@
 #include <utility>
 
 namespace akidb::embed::native {
+namespace {
+
+// Profiling hook: charges the time since the previous mark to `step`.
+void mark(const Compute& cx, Step step, double flops = 0) {
+  if (cx.profile != nullptr) cx.profile->lap(step, flops);
+}
+
+// Scores and weighted sums of every sequence: 2 x len^2 x hidden each.
+double attention_flops(std::span<const std::uint32_t> offsets, std::size_t hidden) {
+  double flops = 0;
+  for (std::size_t s = 0; s + 1 < offsets.size(); ++s) {
+    const double len = offsets[s + 1] - offsets[s];
+    flops += 4.0 * len * len * double(hidden);
+  }
+  return flops;
+}
+
+}  // namespace
 
 BertEncoder::BertEncoder(BertConfig config, BertWeights weights) noexcept
     : config_(config), weights_(std::move(weights)) {}
@@ -61,6 +79,7 @@ void BertEncoder::layer(const Compute& cx, const LayerWeights& w,
   const float eps = config_.layer_norm_eps;
   LinearScratch& scratch = linear_scratch_;
   linear(cx, w.qkv, scratch, x, h, tokens, qkv_.data(), 3 * h, Epilogue::Bias);
+  mark(cx, Step::Qkv, gemm_flops(tokens, 3 * h, h));
 
   AttentionArgs args;
   args.qkv = qkv_.data();
@@ -76,16 +95,22 @@ void BertEncoder::layer(const Compute& cx, const LayerWeights& w,
     args.bias_centre = config_.max_position_embeddings - 1;
   }
   attention(cx, args, config_.num_heads, offsets, scratch_.data(), scratch_per_thread_);
+  if (cx.profile != nullptr) mark(cx, Step::Attention, attention_flops(offsets, h));
 
   linear(cx, w.attn_out, scratch, context_.data(), h, tokens, attended_.data(), h,
          Epilogue::BiasResidual, x, h);
+  mark(cx, Step::AttnOut, gemm_flops(tokens, h, h));
   layer_norm(cx, attended_.data(), tokens, h, w.attn_ln.gamma.data(), w.attn_ln.beta.data(), eps);
+  mark(cx, Step::AttnNorm);
   const std::size_t inter = config_.intermediate_size;
   linear(cx, w.ffn_up, scratch, attended_.data(), h, tokens, intermediate_.data(), inter,
          Epilogue::BiasGelu);
+  mark(cx, Step::FfnUp, gemm_flops(tokens, inter, h));
   linear(cx, w.ffn_down, scratch, intermediate_.data(), inter, tokens, x, h, Epilogue::BiasResidual,
          attended_.data(), h);
+  mark(cx, Step::FfnDown, gemm_flops(tokens, h, inter));
   layer_norm(cx, x, tokens, h, w.out_ln.gamma.data(), w.out_ln.beta.data(), eps);
+  mark(cx, Step::FfnNorm);
 }
 
 void BertEncoder::forward(const Compute& cx, const PackedBatch& batch, std::span<float> hidden) {
@@ -98,7 +123,9 @@ void BertEncoder::forward(const Compute& cx, const PackedBatch& batch, std::span
     longest = std::max<std::size_t>(longest, batch.offsets[s + 1] - batch.offsets[s]);
   reserve(tokens, longest, cx.pool.size());
   float* x = hidden.data();
+  if (cx.profile != nullptr) cx.profile->start();
   embed(cx, batch, x);
+  mark(cx, Step::Embeddings);
   for (const auto& w : weights_.layers) layer(cx, w, batch.offsets, tokens, x);
 }
 

@@ -95,7 +95,9 @@ struct NativeEngine::Impl {
   BertEncoder encoder;
   native::ThreadPool pool;
   EngineCapabilities caps;
-  std::mutex mutex;  // one forward pass at a time: one workspace, one pool
+  native::StepProfile steps;
+  bool profiling = false;
+  mutable std::mutex mutex;  // one forward pass at a time: one workspace, one pool
 };
 
 NativeEngine::NativeEngine(NativeEngineOptions options) : impl_(std::make_unique<Impl>(options)) {}
@@ -111,8 +113,27 @@ std::string NativeEngine::cache_state() const { return impl_->cache_state; }
 void NativeEngine::run(const SequenceBatch& batch, std::span<float> hidden) {
   check_batch(batch, impl_->encoder.config(), hidden.size());
   const std::lock_guard lock(impl_->mutex);
-  const native::Compute cx{impl_->pool, impl_->kernels, impl_->int8};
+  const native::Compute cx{impl_->pool, impl_->kernels, impl_->int8,
+                           impl_->profiling ? &impl_->steps : nullptr};
   impl_->encoder.forward(cx, {batch.ids, batch.type_ids, batch.offsets}, hidden);
+}
+
+void NativeEngine::set_profiling(bool on) {
+  const std::lock_guard lock(impl_->mutex);
+  impl_->steps.reset();
+  impl_->profiling = on;
+}
+
+NativeProfile NativeEngine::profile() const {
+  const std::lock_guard lock(impl_->mutex);
+  NativeProfile out;
+  out.forwards = impl_->steps.forwards();
+  for (std::size_t i = 0; i < native::kSteps; ++i) {
+    const auto& e = impl_->steps.entries()[i];
+    out.steps.push_back(
+        {native::step_name(static_cast<native::Step>(i)), e.seconds, e.flops, e.calls});
+  }
+  return out;
 }
 
 }  // namespace akidb::embed

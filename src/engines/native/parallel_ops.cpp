@@ -18,13 +18,16 @@ void run_gemm(const Compute& cx, const GemmArgs& g, std::size_t m, std::size_t p
   const std::size_t rows = chunk_rows(g.k, cx.kernels.max_rows);
   const std::size_t chunks = (m + rows - 1) / rows;
   // Chunk-major task order: a thread's share walks the panels of one chunk.
-  parallel_for(cx.pool, chunks * panels, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t task = begin; task < end; ++task) {
-      const std::size_t chunk = task / panels;
-      const std::size_t m0 = chunk * rows;
-      kernel(g, m0, std::min(m, m0 + rows), task % panels);
-    }
-  });
+  parallel_for(
+      cx.pool, chunks * panels,
+      [&](std::size_t begin, std::size_t end) {
+        for (std::size_t task = begin; task < end; ++task) {
+          const std::size_t chunk = task / panels;
+          const std::size_t m0 = chunk * rows;
+          kernel(g, m0, std::min(m, m0 + rows), task % panels);
+        }
+      },
+      cx.schedule.gemm_shares_per_thread);
 }
 
 GemmArgs gemm_args(const float* a, std::size_t lda, float* c, std::size_t ldc, std::size_t n,
@@ -94,6 +97,10 @@ void attention(const Compute& cx, const AttentionArgs& args, std::size_t heads,
 void layer_norm(const Compute& cx, float* x, std::size_t rows, std::size_t n, const float* gamma,
                 const float* beta, float eps) {
   auto* const kernel = cx.kernels.layer_norm;
+  if (rows <= cx.schedule.serial_norm_rows) {
+    kernel(x, rows, n, n, gamma, beta, eps);
+    return;
+  }
   parallel_for(cx.pool, rows, [&](std::size_t begin, std::size_t end) {
     kernel(x + begin * n, end - begin, n, n, gamma, beta, eps);
   });

@@ -10,15 +10,38 @@
 #include "kernels_int8.hpp"
 #include "packed_matrix.hpp"
 #include "packed_matrix_bf16.hpp"
+#include "step_profile.hpp"
 #include "thread_pool.hpp"
 
 namespace akidb::embed::native {
+
+// How steps are cut into shares. The defaults were chosen by measurement
+// (docs/native-engine.md, "Batch-1 scheduling"); bench/native_ab.cpp times
+// other settings against them in one process. No setting changes a row's
+// arithmetic, so every setting gives bit-identical outputs.
+struct Schedule {
+  // GEMM shares per thread. At batch 1 a GEMM step is 12-48 tasks of a few
+  // microseconds and the last share to finish decides when the step ends,
+  // so GEMMs are cut finer than other steps (kSharesPerThread).
+  std::size_t gemm_shares_per_thread = 16;
+  // LayerNorm of at most this many rows runs on the calling thread: a fork
+  // and join costs more than the pass (13 rows x 384: about a microsecond).
+  std::size_t serial_norm_rows = 16;
+};
 
 struct Compute {
   ThreadPool& pool;
   const KernelTable& kernels;
   const Int8KernelTable* int8 = nullptr;  // the int8 variant's GEMMs
+  StepProfile* profile = nullptr;         // set: the encoder times every step into it
+  Schedule schedule{};
 };
+
+// FLOPs (2 x multiply-adds) of an [m, k] x [k, n] GEMM (from the shapes, so
+// whatever format the weights are stored in).
+inline double gemm_flops(std::size_t m, std::size_t n, std::size_t k) {
+  return 2.0 * double(m) * double(n) * double(k);
+}
 
 // C[m, w.n()] = A[m, w.k()] * W^T + bias, with the epilogue (residual: [m, n]
 // with leading dimension ldr).
@@ -45,8 +68,9 @@ inline constexpr std::size_t kSharesPerThread = 4;
 
 // Calls fn(begin, end) on contiguous shares of [0, count), in parallel.
 template <class Fn>
-void parallel_for(ThreadPool& pool, std::size_t count, Fn&& fn) {
-  const std::size_t shares = std::min(count, pool.size() * kSharesPerThread);
+void parallel_for(ThreadPool& pool, std::size_t count, Fn&& fn,
+                  std::size_t shares_per_thread = kSharesPerThread) {
+  const std::size_t shares = std::min(count, pool.size() * shares_per_thread);
   auto share = [&](std::size_t s, std::size_t) {
     fn(count * s / shares, count * (s + 1) / shares);
   };

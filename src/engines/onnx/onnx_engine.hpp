@@ -28,6 +28,8 @@ class OnnxEngine final : public InferenceEngine {
 
   const EngineCapabilities& capabilities() const noexcept override;
   void run(const SequenceBatch& batch, std::span<float> hidden) override;
+  // The graph's pooled output (GraphConfig::pooled), without unpadding.
+  void run_pooled(const SequenceBatch& batch, std::span<float> pooled) override;
 
   // Ends ONNX Runtime profiling (SessionConfig::profile_prefix) and returns the file.
   std::string end_profiling();
