@@ -252,7 +252,8 @@ void report_latency(const Tokenizer& tokenizer, const Sides& sides,
     std::printf("\n%-10s P95 ratios:", "");
     print_ratio(base_label(sides).c_str(), p[Sides::kOrt].p95 / p[Sides::kNative].p95);
     if (sides.int8()) {
-      print_ratio("native fp32/int8", p[Sides::kNative].p95 / p[Sides::kNativeInt8].p95);
+      print_ratio((sides.all[Sides::kNative].name + "/native-int8").c_str(),
+                  p[Sides::kNative].p95 / p[Sides::kNativeInt8].p95);
       print_ratio("ORT int8/native int8", p[Sides::kOrtInt8].p95 / p[Sides::kNativeInt8].p95);
     }
     std::printf("\n");
@@ -309,7 +310,8 @@ void report_throughput(const Tokenizer& tokenizer, const Sides& sides,
   for (const auto& t : texts) lengths.push_back(tokenizer.encode(t).ids.size());
   const double work = gflop(lengths) / double(texts.size());  // per sentence
   std::printf(
-      "\nthroughput, %zu STS-B sentences: sentences/s wall (per CPU-s) per side; native fp32 "
+      "\nthroughput, %zu STS-B sentences: sentences/s wall (per CPU-s) per side; the first native "
+      "side's "
       "GFLOP/s and %% of the FMA peak (wall, and per CPU-s)\n",
       texts.size());
   for (const std::size_t batch : {1u, 8u, 32u, 128u}) {
@@ -329,7 +331,8 @@ void report_throughput(const Tokenizer& tokenizer, const Sides& sides,
     ratio((sides.all[Sides::kNative].name + "/" + sides.all[Sides::kOrt].name).c_str(),
           Sides::kNative, Sides::kOrt);
     if (sides.int8()) {
-      ratio("native int8/fp32", Sides::kNativeInt8, Sides::kNative);
+      ratio(("native-int8/" + sides.all[Sides::kNative].name).c_str(), Sides::kNativeInt8,
+            Sides::kNative);
       ratio("native int8/ORT int8", Sides::kNativeInt8, Sides::kOrtInt8);
     }
     std::printf("\n");
