@@ -3,8 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include "akidb/embed/manifest.hpp"
-#include "akidb/embed/version.hpp"
 #include "cli/common.hpp"
+#include "core/model_info_json.hpp"
 
 namespace akidb::embed::cli {
 namespace {
@@ -32,14 +32,8 @@ void register_info(CLI::App& app) {
     nlohmann::json j = {{"model", info.model},
                         {"dimension", info.dimension},
                         {"max_tokens", info.max_tokens},
-                        {"backend", info.backend},
-                        {"engine", info.backend},
-                        {"device", info.device},
-                        {"execution_provider", info.execution_provider},
-                        {"variant", info.variant},
-                        {"pooled_on", info.pooled_on},
-                        {"onnxruntime", onnxruntime_version()},
-                        {"version", version_string}};
+                        {"onnxruntime", onnxruntime_version()}};
+    j.update(runtime_json(info));
     j.update(pooling_and_prompts(load_manifest(options->provider.model_dir)));
     std::cout << j.dump(2) << '\n';
   });

@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "akidb/embed/version.hpp"
+#include "core/model_info_json.hpp"
 #include "server/api_error.hpp"
 #include "server/router.hpp"
 
@@ -53,7 +53,7 @@ HttpResponse Router::info_route(const HttpRequest&) {
   const auto& b = model.scheduler().options();
   auto served = nlohmann::json::array();
   for (const auto& m : models_.all()) served.push_back(m->name());
-  const nlohmann::json j = {
+  nlohmann::json j = {
       {"model_id", info.model},
       {"model_sha", nullptr},
       {"model_dtype", dtype_of(info.variant)},
@@ -71,13 +71,6 @@ HttpResponse Router::info_route(const HttpRequest&) {
       {"docker_label", nullptr},
       {"dimension", info.dimension},
       {"max_input_length", info.max_tokens},
-      {"backend", info.backend},
-      {"engine", info.backend},
-      {"device", info.device},
-      {"execution_provider", info.execution_provider},
-      {"variant", info.variant},
-      {"pooled_on", info.pooled_on},
-      {"version", version_string},
       {"served_models", std::move(served)},
       {"scheduling",
        {{"max_batch_tokens", b.max_batch_tokens},
@@ -92,6 +85,7 @@ HttpResponse Router::info_route(const HttpRequest&) {
         {"max_body_bytes", options_.max_body_bytes},
         {"request_timeout_ms", options_.request_timeout.count()}}},
   };
+  j.update(runtime_json(info));
   HttpResponse res;
   res.body = j.dump();
   return res;
