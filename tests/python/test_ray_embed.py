@@ -8,8 +8,8 @@ stage), 20,000 in `make test-scale`.
 """
 from __future__ import annotations
 
-import csv
 import hashlib
+import importlib.util
 import json
 import os
 import signal
@@ -32,17 +32,12 @@ BATCH = 50  # --batch-size of both the job and the CLI; divides the files' row c
 
 
 def corpus_texts(n: int) -> list[str]:
-    """n distinct sentences: the unique STS-B sentences, then variants of them."""
-    base: list[str] = []
-    for name in ("stsb-en-test.csv", "stsb-en-dev.csv"):
-        with open(REPO / "data" / "stsb" / name, newline="", encoding="utf-8") as f:
-            base.extend(t for a, b, _ in csv.reader(f) for t in (a, b))
-    base = list(dict.fromkeys(base))
-    out, k = list(base[:n]), 1
-    while len(out) < n:
-        out.extend(f"{t} (variant {k})" for t in base[:n - len(out)])
-        k += 1
-    return out
+    """n distinct sentences: the unique STS-B sentences, then variants of them
+    (the corpus bench/scale_corpus.py writes for docs/scale-out.md)."""
+    spec = importlib.util.spec_from_file_location("scale_corpus", REPO / "bench" / "scale_corpus.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.texts(n)
 
 
 @pytest.fixture(scope="module")
