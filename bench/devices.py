@@ -24,6 +24,7 @@ CONFIGS = {
     "onnx-fp32": ["--engine", "onnx", "--device", "cpu", "--variant", "fp32"],
     # gpu_graphs.py's directory: the fp32 graph without its pooled output (host pooling)
     "onnx-fp32-hidden": ["--engine", "onnx", "--device", "cpu", "--variant", "fp32-hidden"],
+    "onnx-fp16": ["--engine", "onnx", "--device", "cpu", "--variant", "fp16"],  # gpu_graphs.py's directory
     "openvino-fp32": ["--device", "openvino", "--variant", "fp32"],
     "native-fp32": ["--engine", "native", "--variant", "fp32"],
     "native-int8": ["--engine", "native", "--variant", "int8"],
@@ -40,7 +41,7 @@ def run(binary: str, model: Path, flags: list[str], a) -> dict:
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         cmd = [binary, "bench", "--model", str(model), *flags, "--stages", "latency", "throughput",
                "--iterations", str(a.iterations), "--sentences", str(a.sentences),
-               "--batch-sizes", *map(str, a.batch_sizes), "--json", out.name]
+               "--batch-sizes", *map(str, a.batch_sizes), "--sts", str(a.sts), "--json", out.name]
         if a.threads:
             cmd += ["--threads", str(a.threads)]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
@@ -69,6 +70,8 @@ def main() -> int:
     p.add_argument("--model", type=Path, default=ROOT / "models" / "all-MiniLM-L6-v2")
     p.add_argument("--configs", nargs="+", default=["onnx-opt", "onnx-fp32", "openvino-fp32", "native-fp32"],
                    choices=sorted(CONFIGS))
+    # Passed on, so that a binary outside the source tree (scripts/gpu_bundle.sh) finds it too.
+    p.add_argument("--sts", type=Path, default=ROOT / "data" / "stsb" / "stsb-en-test.csv")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--iterations", type=int, default=100)

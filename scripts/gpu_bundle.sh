@@ -5,7 +5,7 @@
 # tokenizer, and the GPU build of ONNX Runtime (`make setup-cuda`'s
 # directory) without the nvidia-* libraries (that machine's Python has the
 # CUDA 13 wheels: nvidia-cublas, -cuda-runtime, -cudnn-cu13, ...). Written as
-# zstd parts of 50 MiB (a call also carries the 4 MB tree) into .gpu/ (git-ignored), one part per call:
+# zstd parts of 58 MiB (a call also carries the 4.7 MB tree: 64 MiB in all) into .gpu/ (git-ignored), one part per call:
 #
 #   here:  make setup-cuda && make build && scripts/gpu_bundle.sh
 #   there, one call per part:  mkdir -p /tmp/gpu && cp .gpu/part-* /tmp/gpu/
@@ -40,5 +40,5 @@ for f in akidb.json tokenizer.json config.json model.onnx; do cp -L "$MODEL/$f" 
 cp -L "$CUDA"/onnxruntime/capi/libonnxruntime.so.1.29.0 "$CUDA"/onnxruntime/capi/libonnxruntime_providers_shared.so \
   "$CUDA"/onnxruntime/capi/libonnxruntime_providers_cuda.so "$stage/cuda/onnxruntime/capi/"
 rm -rf .gpu && mkdir -p .gpu  # git-ignored
-tar c -C "$stage" . | zstd -q -6 -T0 | split -b 50M - .gpu/part-
+tar c -C "$stage" . | zstd -q -6 -T0 | split -b 58M - .gpu/part-
 ls -la .gpu

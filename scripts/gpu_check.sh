@@ -20,6 +20,10 @@
 # device buys); through the server: batch-1 P50/P95 and concurrency 64 with
 # the GPU's default batch wait (2 ms) and with none; an induced device
 # failure -> 503 and a 503 /health; a hidden GPU -> the start-up line.
+#
+# Rehearsal on a machine without a GPU (checks this script and the bundle,
+# not CUDA): GPU_CHECK_DEVICE=cpu runs every step on ONNX Runtime's CPU
+# provider instead (no nvidia-smi or set-up, fewer sentences in the bench).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-build/gpu-check}
@@ -29,6 +33,13 @@ PY=${PYTHON:-python3}
 export AKIDB_CUDA_DIR=${AKIDB_CUDA_DIR:-$PWD/third_party/onnxruntime-cuda}
 export PYTHONPATH=$PWD/python${PYTHONPATH:+:$PYTHONPATH}
 GPU_MODEL=build/models/minilm-gpu
+DEVICE=${GPU_CHECK_DEVICE:-cuda}
+ON=(--device "$DEVICE" --engine onnx)  # the GPU graphs, on ONNX Runtime (--engine auto could pick native on a CPU)
+if [ "$DEVICE" = cuda ]; then
+  BENCH_CONFIGS=(onnx-fp32 cuda-fp32 cuda-fp16 cuda-fp32-hidden) BENCH_SENTENCES=4096
+else
+  BENCH_CONFIGS=(onnx-fp32 onnx-fp16 onnx-fp32-hidden) BENCH_SENTENCES=256
+fi
 mkdir -p "$OUT" build/models
 FAILED=0
 log() { echo "[gpu-check] $*" | tee -a "$OUT/summary.txt"; }
@@ -45,16 +56,20 @@ check() {  # check NAME SECONDS CMD...: runs CMD under a time limit, records pas
 }
 : >"$OUT/summary.txt"
 
-check nvidia-smi 30 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
-if ! [ -f "$AKIDB_CUDA_DIR/onnxruntime/capi/libonnxruntime.so.1.29.0" ]; then
-  check setup-cuda 300 make setup-cuda
+if [ "$DEVICE" = cuda ]; then
+  check nvidia-smi 30 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
+  if ! [ -f "$AKIDB_CUDA_DIR/onnxruntime/capi/libonnxruntime.so.1.29.0" ]; then
+    check setup-cuda 300 make setup-cuda
+  fi
+else
+  log "REHEARSAL on $DEVICE: nothing below runs on a GPU"
 fi
-check info-cuda 60 "$BIN" info --model "$MODEL" --variant fp32 --device cuda
-check auto-picks-cuda 60 bash -c "'$BIN' info --model '$MODEL' --variant fp32 --device auto 2>&1 | grep -q 'device cuda: auto chose cuda'"
+check "info-$DEVICE" 60 "$BIN" info --model "$MODEL" --variant fp32 "${ON[@]}"
+check "auto-picks-$DEVICE" 60 bash -c "'$BIN' info --model '$MODEL' --variant fp32 --device auto 2>&1 | grep -q 'device $DEVICE: auto chose $DEVICE'"
 check gpu-graphs 120 "$PY" -m akidb_embed.gpu_graphs --model "$MODEL" --out "$GPU_MODEL"
 for variant in fp32 fp16; do
   check "pooled-on-engine-$variant" 60 bash -o pipefail -c \
-    "'$BIN' info --model '$GPU_MODEL' --engine onnx --variant $variant --device cuda | tee -a '$OUT/summary.txt' | grep -q '\"pooled_on\": *\"engine\"'"
+    "'$BIN' info --model '$GPU_MODEL' ${ON[*]} --variant $variant | tee -a '$OUT/summary.txt' | grep -q '\"pooled_on\": *\"engine\"'"
 done
 # Floats copied back per batch of the golden texts (in file order): the hidden
 # states b x longest x dim, against the pooled output's b x dim.
@@ -76,19 +91,19 @@ for order, ls in (("file order", lengths), ("sorted by length", sorted(lengths))
 PYEOF
 
 for variant in fp32 fp16 fp32-hidden; do
-  check "parity-cuda-$variant" 120 bash -o pipefail -c \
-    "'$PY' scripts/golden_parity.py --binary '$BIN' --device cuda --variant $variant -- --model '$GPU_MODEL' | tee -a '$OUT/parity.jsonl'"
+  check "parity-$DEVICE-$variant" 120 bash -o pipefail -c \
+    "'$PY' scripts/golden_parity.py --binary '$BIN' --device $DEVICE --variant $variant -- --engine onnx --model '$GPU_MODEL' | tee -a '$OUT/parity.jsonl'"
 done
 
 check bench 240 "$PY" bench/devices.py --binary "$BIN" --model "$GPU_MODEL" \
-  --configs onnx-fp32 cuda-fp32 cuda-fp16 cuda-fp32-hidden --rounds 1 --iterations 100 --sentences 4096 \
+  --configs "${BENCH_CONFIGS[@]}" --rounds 1 --iterations 100 --sentences "$BENCH_SENTENCES" \
   --batch-sizes 1 32 256 1024 --out "$OUT/devices.json"
 
 SERVER_PID=
 serve() {  # serve PORT FLAGS...: starts the server (SERVER_PID), waits for /health 200
   local port=$1
   shift
-  "$BIN" serve --model "$GPU_MODEL" --port "$port" --device cuda "$@" >>"$OUT/server.log" 2>&1 &
+  "$BIN" serve --model "$GPU_MODEL" --port "$port" "${ON[@]}" "$@" >>"$OUT/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 300); do
     kill -0 "$SERVER_PID" 2>/dev/null || return 1
@@ -104,7 +119,7 @@ for wait_ms in -1 0; do
     check "http-latency-wait$wait_ms" 90 bash -o pipefail -c \
       "'$PY' scripts/http_latency.py --url http://127.0.0.1:18080 --concurrency 64 --seconds 10 | tee '$OUT/http-wait$wait_ms.json'"
   else
-    log "FAIL server on cuda (--max-batch-wait-ms $wait_ms) did not become healthy"
+    log "FAIL server on $DEVICE (--max-batch-wait-ms $wait_ms) did not become healthy"
     FAILED=1
   fi
   kill "$SERVER_PID" 2>/dev/null
@@ -142,7 +157,7 @@ wait "$SERVER_PID" 2>/dev/null
 
 # No GPU visible: the start-up line, exit 1.
 check hidden-gpu-start-up-line 60 bash -c \
-  "CUDA_VISIBLE_DEVICES= '$BIN' info --model '$MODEL' --variant fp32 --device cuda 2>&1 | tee /dev/stderr | grep -q '^akidb-embed: unavailable error: device cuda cannot start: '"
+  "CUDA_VISIBLE_DEVICES= '$BIN' info --model '$MODEL' --variant fp32 --device cuda 2>&1 | tee -a /dev/stderr | grep -q '^akidb-embed: unavailable error: device cuda cannot start: '"
 
 log "done: $([ $FAILED = 0 ] && echo all passed || echo some FAILED); results in $OUT"
 exit $FAILED
