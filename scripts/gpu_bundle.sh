@@ -5,10 +5,12 @@
 # tokenizer, and the GPU build of ONNX Runtime (`make setup-cuda`'s
 # directory) without the nvidia-* libraries (that machine's Python has the
 # CUDA 13 wheels: nvidia-cublas, -cuda-runtime, -cudnn-cu13, ...). Written as
-# zstd parts of 58 MiB (a call also carries the 4.7 MB tree: 64 MiB in all) into .gpu/ (git-ignored), one part per call:
+# a gzipped tar (gzip, not zstd: every base image has it; 5% larger) in parts
+# of 58 MiB into .gpu/ (git-ignored): a call carries one part and the 4.7 MB
+# tree, under its 64 MiB. docs/devices.md, "Checking on a GPU":
 #
 #   here:  make setup-cuda && make build && scripts/gpu_bundle.sh
-#   there, one call per part:  mkdir -p /tmp/gpu && cp .gpu/part-* /tmp/gpu/
+#   there, one call per part:  mkdir -p /tmp/gpu && cp .gpu/part-* /tmp/gpu/   (carry [".gpu/part-aa"], ...)
 #   there, last call:          scripts/gpu_bundle.sh --unpack /tmp/gpu && \
 #                              LD_LIBRARY_PATH=/tmp/gpu/root/lib AKIDB_BINARY=/tmp/gpu/root/bin/akidb-embed \
 #                              AKIDB_MODEL_DIR=/tmp/gpu/root/model AKIDB_CUDA_DIR=/tmp/gpu/root/cuda \
@@ -18,7 +20,7 @@ cd "$(dirname "$0")/.."
 if [ "${1:-}" = --unpack ]; then
   dir=$2
   mkdir -p "$dir/root"
-  cat "$dir"/part-* | zstd -d | tar x -C "$dir/root"
+  cat "$dir"/part-* | tar xz -C "$dir/root"
   # The CUDA 13 libraries of the machine's own Python, where gpu_check's loader looks.
   site=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   ln -sfn "$site/nvidia" "$dir/root/cuda/nvidia"
@@ -40,5 +42,5 @@ for f in akidb.json tokenizer.json config.json model.onnx; do cp -L "$MODEL/$f" 
 cp -L "$CUDA"/onnxruntime/capi/libonnxruntime.so.1.29.0 "$CUDA"/onnxruntime/capi/libonnxruntime_providers_shared.so \
   "$CUDA"/onnxruntime/capi/libonnxruntime_providers_cuda.so "$stage/cuda/onnxruntime/capi/"
 rm -rf .gpu && mkdir -p .gpu  # git-ignored
-tar c -C "$stage" . | zstd -q -6 -T0 | split -b 58M - .gpu/part-
+tar c -C "$stage" . | gzip -6 | split -b 58M - .gpu/part-
 ls -la .gpu
