@@ -212,7 +212,7 @@ void gemm_panel_widen(const GemmArgs& g, std::size_t m0, std::size_t m1, std::si
 // Attention works on blocks of kQueries query rows, so every K^T and V load
 // feeds kQueries FMAs. A short last block repeats its last row (computed
 // again, stored once): each row's arithmetic is the same whatever its block.
-inline constexpr std::size_t kQueries = 4;
+inline constexpr std::size_t kQueries = kAttentionQueryRows;
 
 // scores[r][j] = scale * q_r . k_j for j < padded (K^T rows of `padded`
 // floats, padded a multiple of 16, so of V::W).
@@ -225,7 +225,7 @@ void scores_block(const float* const (&q)[kQueries], const float* kt, std::size_
     for (auto& row : acc) row[0] = row[1] = V::zero();
     for (std::size_t d = 0; d < head_dim; ++d) {
       const auto k0 = V::load(kt + d * padded + j), k1 = V::load(kt + d * padded + j + V::W);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (std::size_t r = 0; r < kQueries; ++r) {
         const auto qd = V::set1(q[r][d]);
         acc[r][0] = V::fma(qd, k0, acc[r][0]);
@@ -286,7 +286,7 @@ void values_block(const float* const (&p)[kQueries], std::size_t length, const f
       const float* vj = v + j * ld + d;
       const auto v0 = V::loadp(vj, lanes0, 0.0f);
       const auto v1 = lanes1 ? V::loadp(vj + V::W, lanes1, 0.0f) : V::zero();
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (std::size_t r = 0; r < kQueries; ++r) {
         const auto pj = V::set1(p[r][j]);
         acc[r][0] = V::fma(pj, v0, acc[r][0]);
@@ -329,13 +329,13 @@ void attention(const AttentionArgs& a, std::size_t first_token, std::size_t leng
   const float* base = a.qkv + first_token * a.ld_qkv + head * a.head_dim;
   transpose_keys(base + a.hidden, a.ld_qkv, length, a.head_dim, padded, kt);
   const float* v = base + 2 * a.hidden;
-  float* const scores[kQueries] = {kt + a.head_dim * padded, kt + (a.head_dim + 1) * padded,
-                                   kt + (a.head_dim + 2) * padded, kt + (a.head_dim + 3) * padded};
+  float* scores[kQueries];
+  for (std::size_t r = 0; r < kQueries; ++r) scores[r] = kt + (a.head_dim + r) * padded;
   for (std::size_t i0 = 0; i0 < length; i0 += kQueries) {
     std::size_t rows[kQueries];
     for (std::size_t r = 0; r < kQueries; ++r) rows[r] = min_size(i0 + r, length - 1);
-    const float* const q[kQueries] = {base + rows[0] * a.ld_qkv, base + rows[1] * a.ld_qkv,
-                                      base + rows[2] * a.ld_qkv, base + rows[3] * a.ld_qkv};
+    const float* q[kQueries];
+    for (std::size_t r = 0; r < kQueries; ++r) q[r] = base + rows[r] * a.ld_qkv;
     scores_block<V>(q, kt, a.head_dim, padded, a.scale, scores);
     if (a.position_bias != nullptr) {
       const float* table = a.position_bias + head * a.bias_width + a.bias_centre;
@@ -345,11 +345,12 @@ void attention(const AttentionArgs& a, std::size_t first_token, std::size_t leng
     for (std::size_t r = 0; r < kQueries; ++r)
       inv[r] = 1.0f / softmax_numerators<V>(scores[r], length);
     // Repeated rows write the same values to the same place.
-    float* const out[kQueries] = {a.ctx + (first_token + rows[0]) * a.ld_ctx + head * a.head_dim,
-                                  a.ctx + (first_token + rows[1]) * a.ld_ctx + head * a.head_dim,
-                                  a.ctx + (first_token + rows[2]) * a.ld_ctx + head * a.head_dim,
-                                  a.ctx + (first_token + rows[3]) * a.ld_ctx + head * a.head_dim};
-    const float* const p[kQueries] = {scores[0], scores[1], scores[2], scores[3]};
+    float* out[kQueries];
+    const float* p[kQueries];
+    for (std::size_t r = 0; r < kQueries; ++r) {
+      out[r] = a.ctx + (first_token + rows[r]) * a.ld_ctx + head * a.head_dim;
+      p[r] = scores[r];
+    }
     values_block<V>(p, length, v, a.ld_qkv, a.head_dim, inv, out);
   }
 }
