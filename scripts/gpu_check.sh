@@ -24,6 +24,10 @@
 # Rehearsal on a machine without a GPU (checks this script and the bundle,
 # not CUDA): GPU_CHECK_DEVICE=cpu runs every step on ONNX Runtime's CPU
 # provider instead (no nvidia-smi or set-up, fewer sentences in the bench).
+# tests/e2e/test_gpu_check.py runs it so in `make test` (30 s), shortened
+# with GPU_CHECK_HTTP_SECONDS, GPU_CHECK_HTTP_REQUESTS,
+# GPU_CHECK_BENCH_SENTENCES and GPU_CHECK_BENCH_ITERATIONS, and with its own
+# GPU_CHECK_MODEL_DIR and GPU_CHECK_PORT (the first of two ports it serves on).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-build/gpu-check}
@@ -32,15 +36,20 @@ MODEL=${AKIDB_MODEL_DIR:-models/all-MiniLM-L6-v2}
 PY=${PYTHON:-python3}
 export AKIDB_CUDA_DIR=${AKIDB_CUDA_DIR:-$PWD/third_party/onnxruntime-cuda}
 export PYTHONPATH=$PWD/python${PYTHONPATH:+:$PYTHONPATH}
-GPU_MODEL=build/models/minilm-gpu
+GPU_MODEL=${GPU_CHECK_MODEL_DIR:-build/models/minilm-gpu}
 DEVICE=${GPU_CHECK_DEVICE:-cuda}
+PORT=${GPU_CHECK_PORT:-18080}
+HTTP_SECONDS=${GPU_CHECK_HTTP_SECONDS:-10}
+HTTP_REQUESTS=${GPU_CHECK_HTTP_REQUESTS:-500}  # batch-1 requests timed one after another
+BENCH_ITERATIONS=${GPU_CHECK_BENCH_ITERATIONS:-100}
 ON=(--device "$DEVICE" --engine onnx)  # the GPU graphs, on ONNX Runtime (--engine auto could pick native on a CPU)
 if [ "$DEVICE" = cuda ]; then
   BENCH_CONFIGS=(onnx-fp32 cuda-fp32 cuda-fp16 cuda-fp32-hidden) BENCH_SENTENCES=4096
 else
   BENCH_CONFIGS=(onnx-fp32 onnx-fp16 onnx-fp32-hidden) BENCH_SENTENCES=256
 fi
-mkdir -p "$OUT" build/models
+BENCH_SENTENCES=${GPU_CHECK_BENCH_SENTENCES:-$BENCH_SENTENCES}
+mkdir -p "$OUT" "$(dirname "$GPU_MODEL")"
 FAILED=0
 log() { echo "[gpu-check] $*" | tee -a "$OUT/summary.txt"; }
 check() {  # check NAME SECONDS CMD...: runs CMD under a time limit, records pass/fail
@@ -96,7 +105,7 @@ for variant in fp32 fp16 fp32-hidden; do
 done
 
 check bench 240 "$PY" bench/devices.py --binary "$BIN" --model "$GPU_MODEL" \
-  --configs "${BENCH_CONFIGS[@]}" --rounds 1 --iterations 100 --sentences "$BENCH_SENTENCES" \
+  --configs "${BENCH_CONFIGS[@]}" --rounds 1 --iterations "$BENCH_ITERATIONS" --sentences "$BENCH_SENTENCES" \
   --batch-sizes 1 32 256 1024 --out "$OUT/devices.json"
 
 SERVER_PID=
@@ -115,9 +124,9 @@ serve() {  # serve PORT FLAGS...: starts the server (SERVER_PID), waits for /hea
 
 # The batch wait: the GPU's default (2 ms), then none, same load.
 for wait_ms in -1 0; do
-  if serve 18080 --variant fp16 --max-batch-wait-ms "$wait_ms"; then
+  if serve "$PORT" --variant fp16 --max-batch-wait-ms "$wait_ms"; then
     check "http-latency-wait$wait_ms" 90 bash -o pipefail -c \
-      "'$PY' scripts/http_latency.py --url http://127.0.0.1:18080 --concurrency 64 --seconds 10 | tee '$OUT/http-wait$wait_ms.json'"
+      "'$PY' scripts/http_latency.py --url http://127.0.0.1:$PORT --requests $HTTP_REQUESTS --concurrency 64 --seconds $HTTP_SECONDS | tee '$OUT/http-wait$wait_ms.json'"
   else
     log "FAIL server on $DEVICE (--max-batch-wait-ms $wait_ms) did not become healthy"
     FAILED=1
@@ -128,11 +137,11 @@ done
 
 # A device failure at run time (the test hook fails the 3rd run; the start-up
 # probe is the 1st): 200, then 503 with the device's message, /health 503.
-if serve 18081 --variant fp32 --inject-device-failure 3; then
-  check device-failure-503 30 "$PY" - <<'PYEOF'
-import json, urllib.error, urllib.request as u
+if serve $((PORT + 1)) --variant fp32 --inject-device-failure 3; then
+  check device-failure-503 30 "$PY" - "$((PORT + 1))" <<'PYEOF'
+import json, sys, urllib.error, urllib.request as u
 def post(text):
-    req = u.Request("http://127.0.0.1:18081/v1/embeddings", json.dumps({"input": text}).encode(),
+    req = u.Request(f"http://127.0.0.1:{sys.argv[1]}/v1/embeddings", json.dumps({"input": text}).encode(),
                     {"Content-Type": "application/json"})
     try:
         return u.urlopen(req, timeout=30).status
@@ -140,7 +149,7 @@ def post(text):
         return e.code
 def health():
     try:
-        return u.urlopen("http://127.0.0.1:18081/health", timeout=5).status
+        return u.urlopen(f"http://127.0.0.1:{sys.argv[1]}/health", timeout=5).status
     except urllib.error.HTTPError as e:
         return e.code
 got = (post("first"), post("second"), health())
