@@ -40,8 +40,8 @@ class ShareCheck {
   explicit ShareCheck(std::size_t max_shares) : counts_(max_shares) {}
 
   // The first generation whose shares did not each run once, or -1.
-  std::int64_t run(ThreadPool& pool, std::uint64_t generations, std::size_t low,
-                   std::size_t high, std::uint32_t seed) {
+  std::int64_t run(ThreadPool& pool, std::uint64_t generations, std::size_t low, std::size_t high,
+                   std::uint32_t seed) {
     std::mt19937 rng(seed);
     std::uniform_int_distribution<std::size_t> pick(low, high);
     for (std::uint64_t g = 0; g < generations; ++g) {
@@ -92,9 +92,9 @@ class ProgressWatchdog {
               last = now;
               since = Clock::now();
             } else if (Clock::now() - since > stall) {
-              std::fprintf(stderr, "thread pool hung: no run() returned for %llds at generation %llu\n",
-                           static_cast<long long>(stall.count()),
-                           static_cast<unsigned long long>(now));
+              std::fprintf(
+                  stderr, "thread pool hung: no run() returned for %llds at generation %llu\n",
+                  static_cast<long long>(stall.count()), static_cast<unsigned long long>(now));
               std::abort();
             }
           }

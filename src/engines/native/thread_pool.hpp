@@ -82,7 +82,7 @@ class ThreadPool {
   // claim_'s release store and the claimer's acquire CAS.
   Task task_ = nullptr;
   void* ctx_ = nullptr;
-  std::size_t first_ = 0;  // share index of the generation's share 0
+  std::size_t first_ = 0;             // share index of the generation's share 0
   std::atomic<std::size_t> done_{0};  // shares of the running generation finished
   std::atomic<bool> stop_{false};
 };
