@@ -11,6 +11,8 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <mutex>
+#include <optional>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -62,7 +64,9 @@ struct HttpServer::Impl final : SessionHost {
   const SessionLimits& limits() const override { return limits_; }
   bool stopping() const override { return stopping_.load(std::memory_order_acquire); }
   void answer(HttpRequest req, Clock::time_point received, Reply reply) override;
-  HttpResponse refuse(const HttpRequest& req, int status, Clock::time_point received) override;
+  HttpResponse refuse(const HttpRequest& req, int status, std::string_view reason,
+                      Clock::time_point received) override;
+  std::optional<HttpResponse> screen(const HttpRequest& req, Clock::time_point received) override;
   void closed(std::uint64_t id) override;
 
   void accept();
@@ -121,10 +125,19 @@ void HttpServer::Impl::answer(HttpRequest req, Clock::time_point received, Reply
   });
 }
 
-HttpResponse HttpServer::Impl::refuse(const HttpRequest& req, int status,
+HttpResponse HttpServer::Impl::refuse(const HttpRequest& req, int status, std::string_view reason,
                                       Clock::time_point received) {
-  auto res = router.transport_error(req, status);
+  auto res = router.transport_error(req, status, reason);
   operations.finish(req, res, received);
+  return res;
+}
+
+std::optional<HttpResponse> HttpServer::Impl::screen(const HttpRequest& req,
+                                                     Clock::time_point received) {
+  HttpResponse preflight;
+  if (operations.answer_preflight(req, preflight)) return std::nullopt;  // no key asked
+  auto res = router.screen(req);
+  if (res) operations.finish(req, *res, received);
   return res;
 }
 

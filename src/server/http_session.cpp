@@ -9,6 +9,9 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <string_view>
+#include <vector>
+
+#include "server/http_framing.hpp"
 
 namespace akidb::embed::server {
 namespace {
@@ -45,6 +48,23 @@ bool iequals(std::string_view a, std::string_view b) {
     if (std::tolower(x) != std::tolower(y)) return false;
   }
   return true;
+}
+
+// RFC 9110 §10.1.1: an HTTP/1.0 client's expectation is ignored.
+template <typename Message>
+bool expects_continue(const Message& msg) {
+  return msg.version() >= 11 && iequals(msg[http::field::expect], "100-continue");
+}
+
+template <typename Message>
+FramingVerdict check_framing(const Message& msg) {
+  std::vector<std::string_view> transfer_encoding;
+  std::vector<std::string_view> content_length;
+  for (const auto& field : msg) {
+    if (field.name() == http::field::transfer_encoding) transfer_encoding.push_back(field.value());
+    if (field.name() == http::field::content_length) content_length.push_back(field.value());
+  }
+  return check_request_framing(transfer_encoding, content_length, msg.version());
 }
 
 }  // namespace
@@ -123,19 +143,34 @@ void Session::on_header(error_code ec) {
   received_ = Clock::now();
   if (ec) return on_read_error(ec);
   disarm();
-  const auto& msg = parser_->get();
-  if (!parser_->is_done() && iequals(msg[http::field::expect], "100-continue")) {
-    phase_ = Phase::Body;
-    arm(host_.limits().body_timeout);
-    asio::async_write(socket_, asio::buffer(kContinue.data(), kContinue.size()),
-                      [self = shared_from_this()](error_code write_ec, std::size_t) {
-                        if (write_ec) return self->on_read_error(write_ec);
-                        self->disarm();
-                        self->read_body();
-                      });
-    return;
+  if (auto verdict = check_framing(parser_->get())) {
+    return answer_transport_error(verdict.status, verdict.reason);
   }
+  if (!parser_->is_done() && expects_continue(parser_->get())) return answer_expectation();
   read_body();
+}
+
+// Expect: 100-continue: the client waits for our word before it sends the
+// body, so everything the headers alone can refuse is refused first (413
+// by its declared length is Beast's, at the headers; 401 here), without
+// reading the body, and the connection then closes.
+void Session::answer_expectation() {
+  if (auto refusal = host_.screen(request_from(*parser_, false), received_)) {
+    const auto& msg = parser_->get();
+    version_ = msg.version();
+    head_ = msg.method() == http::verb::head;
+    keep_alive_ = false;  // the unread body would be taken for the next request
+    parser_.reset();
+    return write(std::move(*refusal));
+  }
+  phase_ = Phase::Body;
+  arm(host_.limits().body_timeout);
+  asio::async_write(socket_, asio::buffer(kContinue.data(), kContinue.size()),
+                    [self = shared_from_this()](error_code write_ec, std::size_t) {
+                      if (write_ec) return self->on_read_error(write_ec);
+                      self->disarm();
+                      self->read_body();
+                    });
 }
 
 void Session::read_body() {
@@ -154,10 +189,12 @@ void Session::on_read_error(error_code ec) {
   const bool timed_out = timed_out_;
   disarm();
   if (phase_ == Phase::Closed) return;
-  if (timed_out) return answer_transport_error(408);
-  if (ec == http::error::body_limit) return answer_transport_error(413);
-  if (ec == http::error::header_limit) return answer_transport_error(431);
-  if (ec != http::error::end_of_stream && is_parse_error(ec)) return answer_transport_error(400);
+  if (timed_out) return answer_transport_error(408, {});
+  if (ec == http::error::body_limit) return answer_transport_error(413, {});
+  if (ec == http::error::header_limit) return answer_transport_error(431, {});
+  if (ec != http::error::end_of_stream && is_parse_error(ec)) {
+    return answer_transport_error(400, ec.message());  // "bad Content-Length", ...
+  }
   close_now();  // the client closed or reset the connection
 }
 
@@ -194,7 +231,7 @@ void Session::dispatch() {
   });
 }
 
-void Session::answer_transport_error(int status) {
+void Session::answer_transport_error(int status, std::string_view reason) {
   const bool have_header = parser_ && parser_->is_header_done();
   HttpRequest req;
   if (have_header) {
@@ -216,7 +253,7 @@ void Session::answer_transport_error(int status) {
   }
   parser_.reset();
   keep_alive_ = false;  // what follows on this connection cannot be trusted
-  write(host_.refuse(req, status, received_));
+  write(host_.refuse(req, status, reason, received_));
 }
 
 void Session::write(HttpResponse res) {

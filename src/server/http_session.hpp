@@ -3,9 +3,10 @@
 // threads as a chain of asynchronous steps on the connection's own strand:
 //
 //   idle ── first byte ──► headers ──► [100 Continue] ──► body ──► handler pool
-//    ▲       (keep-alive     (header      (on Expect)       (body      (no I/O thread;
-//    │        deadline,       deadline)                      deadline)  the peer is watched)
-//    │        no buffer)                                                     │
+//    ▲       (keep-alive     (header      (on Expect, once  (body      (no I/O thread;
+//    │        deadline,       deadline,    the key and the   deadline)  the peer is watched)
+//    │        no buffer)      framing      length passed)                   │
+//    │                        checked)                                      │
 //    └────────────── keep-alive ◄──── write (write deadline) ◄──────────────┘
 //
 // One request at a time per connection: the next pipelined request is read
@@ -23,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "server/http_message.hpp"
 
@@ -47,8 +49,14 @@ class SessionHost {
   virtual bool stopping() const = 0;
   // Answers on a handler thread (never an I/O thread); calls `reply` there.
   virtual void answer(HttpRequest req, Clock::time_point received, Reply reply) = 0;
-  // The answer to a request the transport refused (408, 413, 431, 400).
-  virtual HttpResponse refuse(const HttpRequest& req, int status, Clock::time_point received) = 0;
+  // The answer to a request the transport refused (408, 413, 431, 400,
+  // 501); `reason` says why where the status alone does not, or is empty.
+  virtual HttpResponse refuse(const HttpRequest& req, int status, std::string_view reason,
+                              Clock::time_point received) = 0;
+  // A request's headers (no body yet) on an I/O thread, before the body is
+  // asked for with 100 Continue: its refusal (401), or nothing. Must not block.
+  virtual std::optional<HttpResponse> screen(const HttpRequest& req,
+                                             Clock::time_point received) = 0;
   // Called by the connection's destructor.
   virtual void closed(std::uint64_t id) = 0;
 
@@ -84,10 +92,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void await_request();
   void read_header();
   void on_header(boost::system::error_code ec);
+  void answer_expectation();
   void read_body();
   void on_read_error(boost::system::error_code ec);
   void dispatch();
-  void answer_transport_error(int status);
+  void answer_transport_error(int status, std::string_view reason);
   void write(HttpResponse res);
   void on_write(boost::system::error_code ec, bool keep_alive);
   void close_gracefully();

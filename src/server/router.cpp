@@ -1,6 +1,7 @@
 #include "server/router.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 
 #include "akidb/embed/error.hpp"
@@ -19,7 +20,14 @@ ApiError unavailable(const std::string& message) {
   return {503, "server_error", "unavailable", message};
 }
 
-ApiError status_error(const HttpRequest& req, int status, std::size_t max_body) {
+ApiError unauthorized() {
+  return {401, "invalid_request_error", "invalid_api_key",
+          "missing or wrong API key: send 'Authorization: Bearer <key>'"};
+}
+
+ApiError status_error(const HttpRequest& req, int status, std::size_t max_body,
+                      std::string_view reason) {
+  const std::string because = reason.empty() ? std::string() : ": " + std::string(reason);
   switch (status) {
     case 413:
       return {
@@ -35,10 +43,13 @@ ApiError status_error(const HttpRequest& req, int status, std::size_t max_body) 
       return {400, "invalid_request_error", "bad_request",
               "the request is not valid HTTP/1.1 (" +
                   std::string(req.method.empty() ? "no method" : req.method) + " " + req.path +
-                  ")"};
+                  ")" + because};
+    case 501:
+      return {501, "invalid_request_error", "not_implemented",
+              "the request cannot be read by this server" + because};
     default:
       return {status, status >= 500 ? "server_error" : "invalid_request_error", "http_error",
-              "the request could not be processed (HTTP " + std::to_string(status) + ")"};
+              "the request could not be processed (HTTP " + std::to_string(status) + ")" + because};
   }
 }
 
@@ -155,10 +166,7 @@ HttpResponse Router::handle(const HttpRequest& req) {
 }
 
 HttpResponse Router::dispatch(const HttpRequest& req) {
-  if (!authorized(req)) {
-    throw ApiError(401, "invalid_request_error", "invalid_api_key",
-                   "missing or wrong API key: send 'Authorization: Bearer <key>'");
-  }
+  if (!authorized(req)) throw unauthorized();
   // Both branches string_view: a std::string temporary would dangle.
   const std::string_view method =
       req.method == "HEAD" ? std::string_view("GET") : std::string_view(req.method);
@@ -179,7 +187,14 @@ HttpResponse Router::dispatch(const HttpRequest& req) {
   return res;
 }
 
-HttpResponse Router::transport_error(const HttpRequest& req, int status) {
+std::optional<HttpResponse> Router::screen(const HttpRequest& req) {
+  if (authorized(req)) return std::nullopt;
+  auto res = error_response(unauthorized(), style_of(req.path));
+  metrics_.count_request(route_label(req.path), res.status);
+  return res;
+}
+
+HttpResponse Router::transport_error(const HttpRequest& req, int status, std::string_view reason) {
   const auto allowed = allowed_methods(req.path);
   // Both branches string_view: a std::string temporary would dangle.
   const std::string_view method =
@@ -198,7 +213,8 @@ HttpResponse Router::transport_error(const HttpRequest& req, int status) {
     metrics_.count_request(route_label(req.path), res.status);
     return res;
   }
-  auto res = error_response(status_error(req, status, options_.max_body_bytes), style_of(req.path));
+  auto res = error_response(status_error(req, status, options_.max_body_bytes, reason),
+                            style_of(req.path));
   metrics_.count_request(route_label(req.path), res.status);
   return res;
 }
@@ -258,9 +274,14 @@ void Router::attach(const std::vector<ModelAttachment>& models) {
 void Router::drain() { models_.shutdown(); }
 
 bool bearer_matches(std::string_view header, std::string_view key) noexcept {
-  constexpr std::string_view kPrefix = "Bearer ";
-  const bool prefix_ok = header.substr(0, kPrefix.size()) == kPrefix;
-  const std::string_view given = prefix_ok ? header.substr(kPrefix.size()) : std::string_view{};
+  constexpr std::string_view kScheme = "bearer";
+  const bool scheme_ok =
+      header.size() > kScheme.size() && header[kScheme.size()] == ' ' &&
+      std::equal(kScheme.begin(), kScheme.end(), header.begin(), [](char want, char got) {
+        return want == std::tolower(static_cast<unsigned char>(got));
+      });
+  std::string_view given = scheme_ok ? header.substr(kScheme.size()) : std::string_view{};
+  while (!given.empty() && given.front() == ' ') given.remove_prefix(1);
   // Touch every byte of the key whatever the input, so timing does not tell
   // how much of it matched.
   unsigned diff = given.size() == key.size() ? 0U : 1U;
@@ -269,7 +290,7 @@ bool bearer_matches(std::string_view header, std::string_view key) noexcept {
     diff |=
         static_cast<unsigned>(static_cast<unsigned char>(g) ^ static_cast<unsigned char>(key[i]));
   }
-  return prefix_ok && diff == 0;
+  return scheme_ok && diff == 0;
 }
 
 }  // namespace akidb::embed::server

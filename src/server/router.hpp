@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -31,8 +32,12 @@ class Router {
   // Answers one request. Never throws.
   HttpResponse handle(const HttpRequest& req);
   // The answer to a request the transport refused before it could be routed
-  // (413 body too large, 400 malformed, 408 too slow, ...). Never throws.
-  HttpResponse transport_error(const HttpRequest& req, int status);
+  // (413 body too large, 400 malformed, 408 too slow, 501, ...); `reason`,
+  // if not empty, ends the message. Never throws.
+  HttpResponse transport_error(const HttpRequest& req, int status, std::string_view reason = {});
+  // A request's headers before its body is read (Expect: 100-continue): the
+  // 401 for a missing or wrong API key, else nothing. Cheap; never blocks.
+  std::optional<HttpResponse> screen(const HttpRequest& req);
 
   // Hands over the loaded models (the first is the default) and probes
   // each; every route but /health answers 503 until this returns. Throws
@@ -101,7 +106,9 @@ class Router {
   std::atomic<bool> ready_{false};
 };
 
-// Constant-time comparison of an Authorization header with "Bearer <key>".
+// Whether an Authorization header is "Bearer <key>": the scheme in any case
+// (RFC 9110 §11.1), one or more spaces, then the key compared exactly and in
+// time independent of where it differs.
 bool bearer_matches(std::string_view header, std::string_view key) noexcept;
 
 }  // namespace akidb::embed::server
