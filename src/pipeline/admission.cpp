@@ -7,6 +7,7 @@
 
 #include "akidb/embed/error.hpp"
 #include "akidb/embed/pooling.hpp"
+#include "core/printable.hpp"
 
 namespace akidb::embed {
 namespace {
@@ -81,7 +82,7 @@ void Admission::resolve_prompt(const EmbedRequest& request, AdmittedRequest& adm
              name && texts) {
     const auto it = limits_.prompts.find(*name);
     if (it == limits_.prompts.end())
-      throw invalid_request("unknown prompt_name '" + *name + "' (" +
+      throw invalid_request("unknown prompt_name '" + printable(*name) + "' (" +
                             known_prompts(limits_.prompts) + ")");
     admitted.prompt = it->second;
   }

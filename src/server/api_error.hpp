@@ -9,19 +9,23 @@
 namespace akidb::embed::server {
 
 // An error with the HTTP status and OpenAI-style type/code it is reported as.
+// As with Error, message() is the whole message (what() ends at a NUL).
 class ApiError : public std::runtime_error {
  public:
   ApiError(int status, std::string type, std::string code, const std::string& message)
       : std::runtime_error(message),
+        message_(message),
         status_(status),
         type_(std::move(type)),
         code_(std::move(code)) {}
 
+  const std::string& message() const noexcept { return message_; }
   int status() const noexcept { return status_; }
   const std::string& type() const noexcept { return type_; }
   const std::string& code() const noexcept { return code_; }
 
  private:
+  std::string message_;
   int status_;
   std::string type_;
   std::string code_;

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "core/printable.hpp"
 #include "server/api_error.hpp"
 
 namespace akidb::embed::server {
@@ -220,8 +221,9 @@ TruncationDirection parse_direction(element value) {
   const auto dir = get_string("truncation_direction", value);
   if (dir == "Right" || dir == "right") return TruncationDirection::Right;
   if (dir == "Left" || dir == "left") return TruncationDirection::Left;
-  throw unprocessable("'truncation_direction' must be \"Left\" or \"Right\", not \"" + dir + "\"",
-                      "invalid_truncation_direction");
+  throw unprocessable(
+      "'truncation_direction' must be \"Left\" or \"Right\", not \"" + printable(dir) + "\"",
+      "invalid_truncation_direction");
 }
 
 // truncate, truncation_direction and prompt_name (TEI's EmbedRequest and
@@ -287,7 +289,7 @@ OpenAiEmbedRequest parse_openai_request(std::string_view body, const RequestLimi
       const auto format = get_string("encoding_format", field.value);
       if (format != "float" && format != "base64") {
         throw bad_request(
-            "'encoding_format' must be \"float\" or \"base64\", not \"" + format + "\"",
+            "'encoding_format' must be \"float\" or \"base64\", not \"" + printable(format) + "\"",
             "invalid_encoding_format");
       }
       out.base64 = format == "base64";

@@ -136,7 +136,7 @@ std::string string_list(const std::vector<std::string>& values) {
 
 std::string tei_error_body(const ApiError& error, std::string_view error_type) {
   std::string out = R"({"error":)";
-  append_json_string(out, error.what());
+  append_json_string(out, error.message());
   out += R"(,"error_type":)";
   append_json_string(out, error_type);
   out.push_back('}');
@@ -145,7 +145,7 @@ std::string tei_error_body(const ApiError& error, std::string_view error_type) {
 
 std::string error_body(const ApiError& error) {
   std::string out = R"({"error":{"message":)";
-  append_json_string(out, error.what());
+  append_json_string(out, error.message());
   out += R"(,"type":)";
   append_json_string(out, error.type());
   out += R"(,"code":)";

@@ -2,6 +2,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "core/printable.hpp"
 #include "server/api_error.hpp"
 #include "server/api_request.hpp"
 #include "server/api_response.hpp"
@@ -52,7 +53,7 @@ HttpResponse Router::model(const HttpRequest& req) {
   const ServedModel* found = models_.find(id);
   if (found == nullptr) {
     throw ApiError(404, "invalid_request_error", "model_not_found",
-                   "The model '" + id +
+                   "The model '" + printable(id) +
                        "' does not exist or is not served here; served models: " + models_.names());
   }
   HttpResponse res;

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "akidb/embed/pipeline.hpp"
+#include "core/printable.hpp"
 #include "server/api_error.hpp"
 #include "server/api_request.hpp"
 #include "server/api_response.hpp"
@@ -18,9 +19,9 @@ using nlohmann::json;
 // /tokenize does not apply prompts yet (/embed, /embed_all and / do).
 void refuse_prompt_name(const std::optional<std::string>& prompt_name) {
   if (!prompt_name) return;
-  throw ApiError(
-      422, "invalid_request_error", "invalid_input",
-      "prompt_name '" + *prompt_name + "' is not supported on /tokenize yet; /embed applies it");
+  throw ApiError(422, "invalid_request_error", "invalid_input",
+                 "prompt_name '" + printable(*prompt_name) +
+                     "' is not supported on /tokenize yet; /embed applies it");
 }
 
 // One token as TEI's /tokenize shows it: special tokens by name without

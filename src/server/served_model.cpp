@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "akidb/embed/error.hpp"
+#include "core/printable.hpp"
 #include "server/api_error.hpp"
 
 namespace akidb::embed::server {
@@ -69,7 +70,7 @@ ServedModel& ServedModels::route(std::string_view requested) const {
     if (m->answers_to(requested)) return *m;
   }
   throw ApiError(404, "invalid_request_error", "model_not_found",
-                 "The model '" + std::string(requested) +
+                 "The model '" + printable(requested) +
                      "' does not exist or is not served here; served models: " + names());
 }
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 
+#include "core/printable.hpp"
 #include "server/api_error.hpp"
 #include "server/api_request.hpp"
 #include "server/api_response.hpp"
@@ -29,7 +30,7 @@ std::string message_of(const std::string& body) {
   try {
     parse_openai_request(body, kLimits, 384);
   } catch (const ApiError& e) {
-    return e.what();
+    return e.message();
   }
   return {};
 }
@@ -201,8 +202,41 @@ TEST(ServerResponse, OpenAiShapeAndEscaping) {
             R"("code":"invalid_request","param":null}})");
 }
 
+// A NUL (or another control character) in an echoed value is shown as
+// \u00XX in the message, and the text after it stays: a raw NUL would end
+// the message wherever it passes through a C string (what(), %s).
+TEST(ServerErrors, NulInEchoedValuesIsEscapedAndKeepsTheWholeMessage) {
+  using namespace std::string_literals;
+  EXPECT_EQ(printable("a\0b\n\x1f\x7fé\"\\"s), R"(a\u0000b\u000a\u001f\u007fé"\)");
+  EXPECT_EQ(message_of(R"({"input":"a","encoding_format":"fl\u0000oat"})"),
+            R"('encoding_format' must be "float" or "base64", not "fl\u0000oat")");
+  try {
+    parse_tei_request(R"({"inputs":"a","truncation_direction":"Le\u0000ft"})", kLimits, 384);
+    ADD_FAILURE() << "accepted";
+  } catch (const ApiError& e) {
+    EXPECT_EQ(std::string(e.what()), e.message());
+    EXPECT_EQ(tei_error_body(e, "validation"),
+              R"({"error":"'truncation_direction' must be \"Left\" or \"Right\", not )"
+              R"(\"Le\\u0000ft\"","error_type":"validation"})");
+  }
+  // An ApiError that does hold a NUL keeps all of it in its body.
+  EXPECT_EQ(error_body(bad_request("x\0y"s)),
+            R"({"error":{"message":"x\u0000y","type":"invalid_request_error",)"
+            R"("code":"invalid_request","param":null}})");
+}
+
 TEST(ServerAuth, BearerComparison) {
   EXPECT_TRUE(bearer_matches("Bearer secret", "secret"));
+  // The scheme is case-insensitive (RFC 9110 §11.1), the key is not.
+  EXPECT_TRUE(bearer_matches("bearer secret", "secret"));
+  EXPECT_TRUE(bearer_matches("BEARER secret", "secret"));
+  EXPECT_TRUE(bearer_matches("bEaReR  secret", "secret"));
+  EXPECT_FALSE(bearer_matches("bearer SECRET", "secret"));
+  EXPECT_FALSE(bearer_matches("Bearersecret", "secret"));
+  EXPECT_FALSE(bearer_matches("Bearer", "secret"));
+  EXPECT_FALSE(bearer_matches("Bearer ", "secret"));
+  EXPECT_FALSE(bearer_matches("Basic secret", "secret"));
+  EXPECT_FALSE(bearer_matches("Bearex secret", "secret"));
   EXPECT_FALSE(bearer_matches("Bearer secreT", "secret"));
   EXPECT_FALSE(bearer_matches("Bearer secret2", "secret"));
   EXPECT_FALSE(bearer_matches("Bearer secre", "secret"));
