@@ -112,7 +112,8 @@ std::vector<std::string> embed(Connection& c, const std::vector<std::string>& te
       "POST", "/v1/embeddings", json{{"input", texts}, {"encoding_format", "base64"}}.dump());
   if (status != 200) throw std::runtime_error("HTTP " + std::to_string(status) + ": " + body);
   std::vector<std::string> out;
-  for (const auto& d : json::parse(body).at("data")) out.push_back(d.at("embedding"));
+  const auto reply = json::parse(body);  // a named object: the loop must not outlive it
+  for (const auto& d : reply.at("data")) out.push_back(d.at("embedding").get<std::string>());
   return out;
 }
 
@@ -125,7 +126,7 @@ std::vector<std::string> texts_of_mixed_length() {
   for (int i = 0; i < 24; ++i) {
     // Mostly short (the express lane's), some long.
     const int words = i % 4 == 3 ? kMaxWords : 2 + static_cast<int>(rng() % 10);
-    std::string t = "#" + std::to_string(i);
+    std::string t = std::to_string(i);  // (not "#" + ...: GCC 12 -O3 warns wrongly)
     for (int w = 0; w < words; ++w) t += std::string(" ") + kWords[rng() % std::size(kWords)];
     texts.push_back(std::move(t));
   }

@@ -42,7 +42,7 @@ void hold(WorkspacePool<Workspace>& pool, std::size_t n, Held& held) {
 
 TEST(WorkspacePool, EachWorkspaceHasOneHolderAtATimeAndEveryLeaseComesBack) {
 #ifdef AKIDB_SANITIZED
-  constexpr int kIterations = 20'000;
+  constexpr int kIterations = 5'000;
 #else
   constexpr int kIterations = 200'000;
 #endif
