@@ -1,6 +1,15 @@
 #pragma once
 // A small pool of reusable per-call buffers, so the hot path does not
 // allocate once the pool is warm. Leases return their workspace on scope exit.
+//
+// Synchronization invariant: every workspace the pool made is at any moment
+// either in `free_` or owned by exactly one Lease (never both, never two
+// leases), so its holder uses it without a lock. `mutex_` guards `free_`
+// alone; a workspace goes back into `free_` under the mutex and comes out
+// under it, so everything one holder wrote happens-before the next holder
+// reads it. The pool makes a workspace only when `free_` is empty, so it never
+// holds more than the most leases that were ever out at once. The pool must
+// outlive its leases. Stress test: tests/unit/workspace_pool_test.cpp.
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -40,7 +49,7 @@ class WorkspacePool {
   }
 
   std::mutex mutex_;
-  std::vector<std::unique_ptr<Workspace>> free_;
+  std::vector<std::unique_ptr<Workspace>> free_;  // guarded by mutex_
 };
 
 }  // namespace akidb::embed

@@ -32,6 +32,13 @@ class DeviceGuard final : public InferenceEngine {
   template <class Run>
   void guarded(Run&& run);
 
+  // Invariant: `failure_` is written once, under `mutex_`, before `failed_`
+  // turns true (release), and never again (the first failure wins); whoever
+  // loads `failed_` true (acquire) then reads `failure_` under `mutex_` and
+  // finds it set. `failed_` never turns false. Runs themselves are not
+  // serialized here: the engine under the guard does that (or allows them).
+  // `runs_` only numbers runs for the test hook: fetch_add hands each run its
+  // own number, so exactly one run meets `fail_on_run_`.
   std::unique_ptr<InferenceEngine> engine_;
   std::size_t fail_on_run_;
   std::atomic<std::size_t> runs_{0};

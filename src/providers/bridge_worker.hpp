@@ -105,6 +105,9 @@ class BridgeWorker {
   [[noreturn]] void fail_garbage(const std::string& what);
   Reply checked_call(const nlohmann::json& request, Clock::time_point deadline);
 
+  // Invariant: one caller at a time (the provider's lease) touches every
+  // member but `pid_`; `pid_` is atomic because worker_pids() (tests and
+  // supervision) reads it from other threads while a call is in flight.
   std::size_t index_;
   const WorkerSpec& spec_;
   std::unique_ptr<Subprocess> proc_;

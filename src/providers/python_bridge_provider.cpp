@@ -188,6 +188,14 @@ std::string joined(const json& list) {
 struct PythonBridgeProvider::Impl {
   PythonBridgeOptions options;
   detail::WorkerSpec spec;
+  // Invariant: `workers` is fixed after construction. Each worker index is
+  // at any moment either in `idle` or held by exactly one Lease; only the
+  // holder touches that worker (calls, kills, restarts it), so BridgeWorker
+  // needs no lock of its own. `idle` is touched only under `mutex`;
+  // release() pushes the index back under it and then notifies
+  // `idle_changed`, whose waiters (take_idle) re-check `idle` under the mutex,
+  // so no wake-up is lost. The destructor stops the workers and must not run
+  // beside a call (the provider outlives its scheduler's runs).
   std::vector<std::unique_ptr<BridgeWorker>> workers;
   std::mutex mutex;
   std::condition_variable idle_changed;

@@ -87,6 +87,12 @@ bool ExitStatus::exited_with(int code) const noexcept {
 
 Subprocess::Subprocess(const SpawnSpec& spec) {
   if (spec.argv.empty()) throw Error(ErrorCode::Internal, "spawn: empty argv");
+  // Invariant across threads: every descriptor is made close-on-exec
+  // atomically with its creation (SOCK_CLOEXEC, O_CLOEXEC), so a child that
+  // another thread spawns meanwhile (workers restart on their leaseholders'
+  // threads) never inherits this child's ends, which would keep its socket
+  // and stderr open after it dies and hide its end from the supervisor. The
+  // child gets its own ends only through posix_spawn's dup2 actions.
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) fail("socketpair", errno);
   io_.reset(sv[0]);

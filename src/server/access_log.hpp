@@ -32,6 +32,9 @@ class AccessLog {
   void write(const AccessRecord& record);
 
  private:
+  // Invariant: `out_` is set once by the constructor and closed by the
+  // destructor; in between each line is formatted outside `mutex_` and
+  // written and flushed whole under it, so lines never interleave.
   std::mutex mutex_;
   std::FILE* out_ = nullptr;
   bool owned_ = false;

@@ -80,8 +80,17 @@ struct HttpServer::Impl final : SessionHost {
   Operations operations;
   SessionLimits limits_;
   std::shared_ptr<const std::string> busy;
+  // Set once (stop(): exchange, so stop() is idempotent) and never cleared;
+  // read by the I/O threads' steps, which then wind their connection down.
   std::atomic<bool> stopping_{false};
+  // True while listen() runs io.run(); read by running() (start-up polling).
   std::atomic<bool> running_{false};
+  // Invariant: `sessions` and `next_id` are touched only under
+  // `sessions_mutex`. The registry holds weak pointers, so it never keeps a
+  // connection alive, and a Session unregisters in its destructor (closed()),
+  // which takes the mutex: so no Session may be released while the mutex is
+  // held, or its destructor would lock it again. close_idle_sessions() copies
+  // the live ones out under the lock and uses (and drops) them after it.
   std::mutex sessions_mutex;
   std::unordered_map<std::uint64_t, std::weak_ptr<Session>> sessions;
   std::uint64_t next_id = 1;
@@ -115,6 +124,13 @@ HttpServer::Impl::Impl(ServerOptions o, TransportOptions t)
   limits_.max_body = ro.max_body_bytes;
 }
 
+// The hand-off from an I/O thread to a handler thread. The handler owns the
+// request (moved in) and touches nothing of the connection but its
+// client_gone poll (see Session's members) and `reply`, which posts the
+// response back onto the connection's strand. The work guard keeps
+// io.run() -- and so listen(), the io_context and every strand -- alive until
+// the handler has run (or been destroyed unrun by ~thread_pool), so a reply
+// always finds its strand.
 void HttpServer::Impl::answer(HttpRequest req, Clock::time_point received, Reply reply) {
   asio::post(handlers, [this, req = std::move(req), received, reply = std::move(reply),
                         work = asio::make_work_guard(io)]() mutable {

@@ -106,6 +106,15 @@ class Session : public std::enable_shared_from_this<Session> {
   void disarm();
   HttpRequest request_from(Parser& parser, bool with_body);
 
+  // Invariant: every member below is touched only on the connection's strand
+  // (the socket's executor): start(), close_if_idle(), refuse() and the
+  // handler's reply all post or dispatch onto it, and every completion
+  // handler runs there. The one exception is the request's client_gone
+  // callback, which polls the socket's descriptor from a handler thread; that
+  // is safe because in Phase::Handling nothing on the strand closes the
+  // socket (no read or timer is pending, close_if_idle() closes only an Idle
+  // connection) and the reply callback holds the Session alive, so the
+  // descriptor stays this connection's until the reply is posted back.
   tcp::socket socket_;
   boost::asio::steady_timer timer_;
   boost::beast::flat_buffer buffer_;

@@ -55,6 +55,10 @@ class ModelMetrics {
   Values snapshot() const;
 
  private:
+  // Invariant: `values_` is read and written only under `mu_` (observers on
+  // the scheduler's and the handlers' threads, snapshot() on a scrape), and
+  // `mu_` is a leaf lock: nothing else is locked or called while it is held.
+  // A snapshot is one consistent instant of this model's series.
   mutable std::mutex mu_;
   Values values_;
 };
@@ -83,6 +87,9 @@ class Metrics {
   std::string render(const std::vector<ModelState>& models) const;
 
  private:
+  // Invariant: `requests_` and `latency_` are touched only under `mu_`, a leaf
+  // lock. render() snapshots each model's series before taking `mu_`, never
+  // inside it, so the two kinds of lock are never held together.
   mutable std::mutex mu_;
   std::map<std::pair<std::string, int>, std::uint64_t> requests_;  // (route, status)
   std::map<std::string, Histogram> latency_;                       // by route

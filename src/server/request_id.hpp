@@ -18,6 +18,8 @@ class RequestIds {
   std::string generate();
 
  private:
+  // Invariant: `random_` (not thread-safe) is advanced only under `mutex_`,
+  // two draws per id, so concurrent requests never share or tear a state.
   std::mutex mutex_;
   std::mt19937_64 random_;
 };

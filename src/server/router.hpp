@@ -99,7 +99,13 @@ class Router {
 
   ServerOptions options_;
   Metrics metrics_;  // the HTTP series; each model has its own
-  // Written once by attach() before `ready_` is released; read after acquiring it.
+  // Invariant: `models_`, `max_dimension_` and `openapi_json_` are written
+  // only by attach(), before it stores `ready_` (release); a handler reads
+  // them only after loading `ready_` true (acquire: require_ready(),
+  // default_model(), metrics_route()), so it sees them complete and they never
+  // change again. drain() reads `models_` without `ready_`: it runs on the
+  // thread that called attach() or after the transport stopped calling
+  // handle(), never beside attach().
   ServedModels models_;
   std::size_t max_dimension_ = 0;  // the largest served model's
   std::string openapi_json_;       // GET /openapi.json, for the default model

@@ -37,6 +37,8 @@ class ServerLog {
 
  private:
   LogFormat format_;
+  // Invariant: a line is formatted outside the lock and written and flushed
+  // whole under it, so lines from concurrent threads never interleave.
   mutable std::mutex mutex_;
 };
 

@@ -97,7 +97,10 @@ struct NativeEngine::Impl {
   EngineCapabilities caps;
   native::StepProfile steps;
   bool profiling = false;
-  mutable std::mutex mutex;  // one forward pass at a time: one workspace, one pool
+  // Invariant: the encoder's workspace, the pool and the profile are used
+  // only under `mutex`: one forward pass at a time (the scheduler's worker and
+  // its express lane take turns here), so the pool only ever has one caller.
+  mutable std::mutex mutex;
 };
 
 NativeEngine::NativeEngine(NativeEngineOptions options) : impl_(std::make_unique<Impl>(options)) {}
