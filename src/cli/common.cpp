@@ -37,6 +37,10 @@ void add_model_options(CLI::App& app, ModelOptions& options) {
   app.add_option("--inject-device-failure", p.inject_device_failure_after)
       ->envname("AKIDB_INJECT_DEVICE_FAILURE")
       ->group("");
+  // Test hook (docs/server.md, "Watchdog"): this batch run never returns.
+  app.add_option("--inject-hang-after", p.inject_hang_after)
+      ->envname("AKIDB_INJECT_HANG_AFTER")
+      ->group("");
   app.add_option("--threads", p.threads, "intra-op threads (0: all cores)")
       ->envname("AKIDB_THREADS")
       ->check(CLI::NonNegativeNumber)

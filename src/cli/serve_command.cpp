@@ -16,6 +16,7 @@
 
 #include "akidb/embed/error.hpp"
 #include "cli/common.hpp"
+#include "cli/drain_deadline.hpp"
 #include "cli/serve_models.hpp"
 #include "server/http_server.hpp"
 
@@ -33,6 +34,7 @@ struct ServeOptions {
   long keep_alive_timeout_s = 5;
   std::string log_format = "text";
   bool no_spinning = false;
+  double drain_timeout_s = 30;
 };
 
 // Blocks SIGINT/SIGTERM in the calling thread (and threads it starts later);
@@ -108,7 +110,10 @@ void run_serve(ServeOptions& options) {
   options.transport.log_format = server::parse_log_format(options.log_format);
   const server::ServerLog log(options.transport.log_format);
 
-  SignalWatcher signals;                                      // before any thread starts
+  SignalWatcher signals;  // before any thread starts
+  // Destroyed after everything below it: a stop that blocks anywhere (a
+  // stuck engine run holds a worker's join) still ends in time.
+  DrainDeadline drain_deadline(std::chrono::duration<double>(options.drain_timeout_s), log);
   std::vector<std::unique_ptr<EmbeddingProvider>> providers;  // outlive the server
   server::HttpServer http(o, options.transport);
   const int port = http.bind();
@@ -125,6 +130,7 @@ void run_serve(ServeOptions& options) {
   }
   signals.start([&](int sig) {
     log.info(std::string(sig == SIGINT ? "SIGINT" : "SIGTERM") + ": finishing in-flight requests");
+    drain_deadline.arm();
     http.stop();
   });
   try {
@@ -195,6 +201,16 @@ void register_serve(CLI::App& app) {
       "requests with queued inputs before 503 + Retry-After");
   add(*cmd, "--batch-workers", b.workers, "AKIDB_BATCH_WORKERS",
       "batches run at once (the engine already uses every core)");
+  add(*cmd, "--watchdog-floor-s", b.watchdog_floor_s, "AKIDB_WATCHDOG_FLOOR_S",
+      "watchdog: an engine run is stuck after max(this, --watchdog-factor x its expected time at "
+      "the measured speed); the model then answers 503 until restarted (docs/server.md)");
+  add(*cmd, "--watchdog-factor", b.watchdog_factor, "AKIDB_WATCHDOG_FACTOR",
+      "watchdog: how many times its expected time a run may take");
+  add(*cmd, "--watchdog-bound-s", b.watchdog_bound_s, "AKIDB_WATCHDOG_BOUND_S",
+      "watchdog: a fixed bound for every engine run instead (0: derived from the measured speed)");
+  add(*cmd, "--drain-timeout-s", options->drain_timeout_s, "AKIDB_DRAIN_TIMEOUT_S",
+      "after SIGTERM/SIGINT, seconds to finish in-flight work; past it (an engine run that "
+      "never returns) the server logs it and exits with status 3");
   add(*cmd, "--max-inputs", l.max_inputs, "AKIDB_MAX_INPUTS", "inputs per request");
   add(*cmd, "--max-input-chars", l.max_input_chars, "AKIDB_MAX_INPUT_CHARS",
       "characters (or token ids) per input");

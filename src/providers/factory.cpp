@@ -7,6 +7,7 @@
 #include "akidb/embed/native_engine.hpp"
 #include "devices/device_select.hpp"
 #include "engines/device_guard.hpp"
+#include "providers/hang_injector.hpp"
 
 namespace akidb::embed {
 namespace {
@@ -128,6 +129,11 @@ std::string joined(const std::vector<std::string>& names) {
 std::vector<std::string> available_engines() { return {"auto", "onnx", "native", "python"}; }
 
 std::unique_ptr<EmbeddingProvider> make_provider(const ProviderOptions& options) {
+  if (options.inject_hang_after != 0) {
+    ProviderOptions inner = options;
+    inner.inject_hang_after = 0;
+    return std::make_unique<HangInjector>(make_provider(inner), options.inject_hang_after);
+  }
   if (options.engine == "auto") return auto_provider(options);
   if (options.engine == "onnx") return device_provider(options);
   if (options.engine == "native" || options.engine == "python") require_cpu(options);

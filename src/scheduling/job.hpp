@@ -27,7 +27,9 @@ struct Job {
   std::optional<SchedulerClock::time_point> deadline;
   std::shared_ptr<std::atomic<bool>> cancelled = std::make_shared<std::atomic<bool>>(false);
   std::promise<ScheduledResponse> promise;
-  bool settled = false;  // the promise has a value or an error
+  // The promise has a value or an error. Read and set under the scheduler's
+  // lock only, by every path that settles: so each promise is set once.
+  bool settled = false;
   SchedulerClock::time_point admitted_at;
   std::optional<SchedulerClock::time_point> first_batch_at;
   std::size_t batches = 0;

@@ -3,6 +3,7 @@
 // batch. Not thread-safe; the scheduler holds its lock around every call.
 #include <cstddef>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "scheduling/job.hpp"
@@ -29,6 +30,8 @@ class SequenceQueue {
   // Removes the jobs that are cancelled, past their deadline (at `now`) or
   // already settled (failed), and returns them.
   std::vector<std::shared_ptr<Job>> take_dead(SchedulerClock::time_point now);
+  // Removes every job and returns them (the watchdog fails them all).
+  std::vector<std::shared_ptr<Job>> take_all() noexcept { return std::exchange(jobs_, {}); }
 
   // The next batch (empty when nothing is queued). The job served least so
   // far (ties: the oldest) leads with its shortest pending input, except that

@@ -105,7 +105,7 @@ struct HttpServer::Impl final : SessionHost {
 };
 
 HttpServer::Impl::Impl(ServerOptions o, TransportOptions t)
-    : router(std::move(o)),
+    : router(std::move(o), t.log_format),
       transport(std::move(t)),
       log(transport.log_format),
       operations(transport.operations),

@@ -214,6 +214,10 @@ void render_model_series(std::string& out, const std::vector<ModelView>& models)
   per_model(out, models, "akidb_batches_merged_total", "counter",
             "Inference batches holding inputs of more than one request.",
             [](const ModelView& m) { return as_double(m.state->queue.counters.merged_batches); });
+  per_model(out, models, "akidb_watchdog_trips_total", "counter",
+            "Engine runs the watchdog found stuck (0 or 1: the model then fails every request "
+            "until restarted).",
+            [](const ModelView& m) { return as_double(m.state->queue.counters.watchdog_trips); });
   per_model(out, models, "akidb_embeddings_total", "counter", "Embeddings served.",
             [](const ModelView& m) { return static_cast<double>(m.values.embeddings); });
   per_model(out, models, "akidb_tokens_total", "counter", "Tokens embedded (after truncation).",

@@ -77,7 +77,8 @@ const Router::Route Router::kRoutes[] = {
     {"GET", "/docs/", &Router::docs_asset, kTei, true},
 };
 
-Router::Router(ServerOptions options) : options_(std::move(options)) {}
+Router::Router(ServerOptions options, LogFormat log_format)
+    : options_(std::move(options)), log_(log_format) {}
 
 Router::~Router() { drain(); }
 
@@ -256,7 +257,7 @@ void Router::attach(EmbeddingProvider& provider) {
 void Router::attach(const std::vector<ModelAttachment>& models) {
   if (models.empty()) throw Error(ErrorCode::ModelError, "no model to serve");
   for (const auto& attachment : models) {
-    models_.add(std::make_unique<ServedModel>(attachment, options_.scheduling));
+    models_.add(std::make_unique<ServedModel>(attachment, options_.scheduling, log_));
     max_dimension_ = std::max(max_dimension_, attachment.provider->model_info().dimension);
   }
   const auto& first = models_.default_model();

@@ -18,13 +18,14 @@
 #include "server/http_message.hpp"
 #include "server/metrics.hpp"
 #include "server/served_model.hpp"
+#include "server/server_log.hpp"
 #include "server/server_options.hpp"
 
 namespace akidb::embed::server {
 
 class Router {
  public:
-  explicit Router(ServerOptions options);
+  explicit Router(ServerOptions options, LogFormat log_format = LogFormat::Text);
   ~Router();
   Router(const Router&) = delete;
   Router& operator=(const Router&) = delete;
@@ -98,6 +99,7 @@ class Router {
   std::string served_openapi(const ModelInfo& info, std::size_t vocab_size) const;
 
   ServerOptions options_;
+  ServerLog log_;    // the watchdog's lines
   Metrics metrics_;  // the HTTP series; each model has its own
   // Invariant: `models_`, `max_dimension_` and `openapi_json_` are written
   // only by attach(), before it stores `ready_` (release); a handler reads

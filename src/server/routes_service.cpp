@@ -9,25 +9,26 @@
 
 namespace akidb::embed::server {
 
-// 503 when the default model's device failed (a device that failed at run
-// time stays failed, docs/devices.md); otherwise 200, with each model's state
-// when several are served, so a failed non-default model shows without
-// taking the others out.
+// 503 when the default model is unhealthy: its device failed (a device that
+// failed at run time stays failed, docs/devices.md) or its scheduler's
+// watchdog found an engine run stuck (docs/server.md, "Watchdog"); otherwise
+// 200, with each model's state when several are served, so a failed
+// non-default model shows without taking the others out.
 HttpResponse Router::health(const HttpRequest&) {
   const auto& first = default_model();
-  if (const auto device = first.provider().device_status(); !device.ok) {
+  if (const auto health = first.health(); !health.ok) {
     throw ApiError{503, "server_error", "unavailable",
-                   "model " + first.name() + ": " + device.message};
+                   "model " + first.name() + ": " + health.message};
   }
   HttpResponse res;
   res.body = R"({"status":"ok"})";
   if (models_.all().size() == 1) return res;
   auto models = nlohmann::json::object();
   for (const auto& m : models_.all()) {
-    const auto device = m->provider().device_status();
-    models[m->name()] = device.ok
+    const auto health = m->health();
+    models[m->name()] = health.ok
                             ? nlohmann::json{{"status", "ok"}}
-                            : nlohmann::json{{"status", "unhealthy"}, {"message", device.message}};
+                            : nlohmann::json{{"status", "unhealthy"}, {"message", health.message}};
   }
   res.body = nlohmann::json{{"status", "ok"}, {"models", std::move(models)}}.dump();
   return res;

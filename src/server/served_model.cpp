@@ -1,6 +1,7 @@
 #include "server/served_model.hpp"
 
 #include <chrono>
+#include <cstdio>
 
 #include "akidb/embed/error.hpp"
 #include "core/printable.hpp"
@@ -21,9 +22,28 @@ std::string info_labels(const std::string& name, const ModelInfo& info) {
          label_value(info.execution_provider) + "\",variant=\"" + label_value(info.variant) + "\"";
 }
 
+std::string fixed(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3f", value);
+  return text;
+}
+
+// The watchdog's one log line: which model, and the stuck batch's shape.
+Scheduler::StuckObserver log_stuck(const std::string& name, const ServerLog& log) {
+  return [name, &log](const WatchdogTrip& trip) {
+    log.error("model " + name + ": " + trip.message, {{"model", name},
+                                                      {"sequences", std::to_string(trip.sequences)},
+                                                      {"tokens", std::to_string(trip.tokens)},
+                                                      {"longest", std::to_string(trip.longest)},
+                                                      {"elapsed_s", fixed(trip.elapsed_s)},
+                                                      {"bound_s", fixed(trip.bound_s)}});
+  };
+}
+
 }  // namespace
 
-ServedModel::ServedModel(const ModelAttachment& attachment, const SchedulerOptions& scheduling)
+ServedModel::ServedModel(const ModelAttachment& attachment, const SchedulerOptions& scheduling,
+                         const ServerLog& log)
     : provider_(attachment.provider),
       info_(attachment.provider->model_info()),
       name_(attachment.name.empty() ? info_.model : attachment.name),
@@ -31,12 +51,18 @@ ServedModel::ServedModel(const ModelAttachment& attachment, const SchedulerOptio
       created_(unix_now()),
       scheduler_(std::make_unique<Scheduler>(
           *attachment.provider, attachment.scheduling.value_or(scheduling),
-          [this](const BatchStats& stats) { metrics_.observe_batch(stats); })) {}
+          [this](const BatchStats& stats) { metrics_.observe_batch(stats); },
+          log_stuck(name_, log))) {}
 
 bool ServedModel::answers_to(std::string_view requested) const noexcept {
   if (requested == name_) return true;
   const auto slash = requested.rfind('/');
   return slash != std::string_view::npos && requested.substr(slash + 1) == name();
+}
+
+HealthStatus ServedModel::health() const {
+  if (auto device = provider_->device_status(); !device.ok) return device;
+  return scheduler_->health();
 }
 
 Metrics::ModelState ServedModel::state() const {

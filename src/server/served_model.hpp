@@ -13,6 +13,7 @@
 #include "akidb/embed/provider.hpp"
 #include "akidb/embed/scheduler.hpp"
 #include "server/metrics.hpp"
+#include "server/server_log.hpp"
 
 namespace akidb::embed::server {
 
@@ -25,7 +26,9 @@ struct ModelAttachment {
 
 class ServedModel {
  public:
-  ServedModel(const ModelAttachment& attachment, const SchedulerOptions& scheduling);
+  // `log` (which must outlive the model) gets the watchdog's line.
+  ServedModel(const ModelAttachment& attachment, const SchedulerOptions& scheduling,
+              const ServerLog& log);
   ServedModel(const ServedModel&) = delete;
   ServedModel& operator=(const ServedModel&) = delete;
 
@@ -40,6 +43,9 @@ class ServedModel {
   Scheduler& scheduler() const noexcept { return *scheduler_; }
   ModelMetrics& metrics() noexcept { return metrics_; }
   std::int64_t created() const noexcept { return created_; }
+  // Not ok once its device failed at run time or its scheduler's watchdog
+  // found an engine run stuck (both sticky), with the message that says so.
+  HealthStatus health() const;
   // Its queue and counters now, for /metrics.
   Metrics::ModelState state() const;
 

@@ -465,5 +465,199 @@ TEST(SchedulerBatchWait, ADeadlineEndsTheWaitAndDropsTheRequest) {
   EXPECT_TRUE(f.engine->runs().empty());
 }
 
+// The watchdog (SchedulerOptions::watchdog_*). A held test engine stands
+// for a run that never returns; the bound is fixed and short. Whether the
+// trip happens is asserted, never how soon: each wait has a deadline a
+// minute away only so that a missing trip fails instead of hanging.
+SchedulerOptions watched(double bound_s) {
+  auto options = one_lane();
+  options.max_batch_tokens = 16;
+  options.max_batch_wait_ms = 60'000;  // a worker starts a batch only once it is full
+  options.watchdog_bound_s = bound_s;
+  return options;
+}
+
+constexpr auto kLiveness = 60s;
+constexpr const char* kStuck = "the engine is stuck: a batch of 1 inputs (3 tokens, longest 3)";
+
+TEST(SchedulerWatchdog, AStuckRunFailsItsRequestsTheQueueAndEveryNewSubmit) {
+  auto f = make_fixture();
+  std::vector<WatchdogTrip> trips;  // written on the watchdog's thread, read after shutdown
+  auto scheduler =
+      std::make_unique<Scheduler>(*f.pipeline, watched(0.2), Scheduler::Observer{},
+                                  [&](const WatchdogTrip& trip) { trips.push_back(trip); });
+  f.engine->hold();
+  // "cat" alone (3 tokens) waits for company; the 14-token input cannot join
+  // its batch (16 tokens), so the batch starts with "cat" alone and leaves
+  // the second request queued before the stuck run begins.
+  auto stuck = scheduler->submit(repeated("cat", 1, 1));
+  auto queued = scheduler->submit(repeated("house", 1, 12));
+  const auto deadline = SchedulerClock::now() + kLiveness;
+  test::expect_error([&] { stuck->wait(deadline); }, ErrorCode::Unavailable, kStuck);
+  test::expect_error([&] { queued->wait(deadline); }, ErrorCode::Unavailable, kStuck);
+  test::expect_error([&] { scheduler->submit(repeated("dog", 1, 1)); }, ErrorCode::Unavailable,
+                     kStuck);
+  const auto health = scheduler->health();
+  EXPECT_FALSE(health.ok);
+  EXPECT_NE(health.message.find(kStuck), std::string::npos) << health.message;
+  EXPECT_NE(health.message.find("over its bound of 0.2 s"), std::string::npos) << health.message;
+  EXPECT_EQ(scheduler->queued_requests(), 0u);
+
+  // The stuck run returns after all: nothing is settled twice, nothing changes.
+  f.engine->release();
+  scheduler->shutdown();
+  const auto counters = scheduler->counters();
+  EXPECT_EQ(counters.watchdog_trips, 1u);
+  EXPECT_EQ(counters.failed_requests, 2u);
+  EXPECT_EQ(counters.requests, 0u) << "the late run settled a failed request again";
+  EXPECT_EQ(counters.batches, 1u);
+  EXPECT_FALSE(scheduler->health().ok) << "the trip is sticky";
+  ASSERT_EQ(trips.size(), 1u);
+  EXPECT_EQ(trips[0].sequences, 1u);
+  EXPECT_EQ(trips[0].tokens, 3u);
+  EXPECT_EQ(trips[0].longest, 3u);
+  EXPECT_EQ(trips[0].bound_s, 0.2);
+  EXPECT_GT(trips[0].elapsed_s, 0.19);
+  const auto runs = f.engine->runs();
+  ASSERT_EQ(runs.size(), 1u) << "the queued request ran on a stuck engine";
+  EXPECT_EQ(runs[0].lengths, std::vector<std::size_t>{3});
+}
+
+TEST(SchedulerWatchdog, NeverTripsOnRunsWithinTheirBound) {
+  auto f = make_fixture(64);
+  std::size_t trips = 0;
+  Scheduler scheduler(*f.pipeline, {}, {}, [&](const WatchdogTrip&) { ++trips; });
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(scheduler.embed(repeated(i % 2 ? "cat" : "house", 3, 20)).response.embeddings.rows(),
+              3u);
+  }
+  scheduler.shutdown();
+  EXPECT_EQ(trips, 0u);
+  EXPECT_EQ(scheduler.counters().watchdog_trips, 0u);
+  EXPECT_TRUE(scheduler.health().ok);
+  EXPECT_EQ(scheduler.counters().immediate, 0u) << "with the watchdog, no caller runs a batch";
+}
+
+TEST(SchedulerWatchdog, OffLetsAnIdleSchedulersCallerRunTheFirstBatch) {
+  auto f = make_fixture();
+  auto options = one_lane();
+  options.watchdog = false;
+  Scheduler scheduler(*f.pipeline, options);
+  scheduler.embed(repeated("cat", 1, 1));
+  EXPECT_EQ(scheduler.counters().immediate, 1u);
+  EXPECT_TRUE(scheduler.health().ok);
+}
+
+// Many clients at once, with cancellations, deadlines and engine failures,
+// while the express lane runs beside the worker. The invariants: every
+// ticket is settled exactly once (a second settle would throw
+// future_error on a scheduler thread and end the process), each by the one
+// path the counters say (completed, dropped, failed), and every completed
+// request has each of its inputs' own vector (none lost, none swapped).
+TEST(SchedulerStress, EveryTicketResolvesOnceAndTheCountersAddUp) {
+  auto f = make_fixture(160);
+  const std::string long_text = [] {
+    std::string t;
+    for (int w = 0; w < 70; ++w) t += (w ? " house" : "house");  // 72 tokens: never express
+    return t;
+  }();
+  const std::vector<std::string> texts = {"cat", "cat dog bird", long_text, "error"};
+  f.engine->fail_on(f.id_of("error"));  // a batch holding "error" fails as a whole
+  std::vector<std::vector<float>> reference;
+  for (std::size_t i = 0; i + 1 < texts.size(); ++i) {
+    const auto alone = f.pipeline->embed_batch(EmbedRequest::from_texts({texts[i]}));
+    const auto row = alone.embeddings.row(0);
+    reference.emplace_back(row.begin(), row.end());
+  }
+  SchedulerOptions options;  // one worker and the express lane (inputs of up to 64 tokens)
+  options.max_queue = 1 << 20;
+  Scheduler scheduler(*f.pipeline, options);
+
+  struct Sent {
+    std::shared_ptr<Ticket> ticket;
+    std::vector<std::size_t> texts;  // indices into `texts`
+  };
+  constexpr std::size_t kThreads = 6, kRequests = 150;
+  std::vector<std::vector<Sent>> sent(kThreads);
+  std::vector<std::size_t> late_at_submit(kThreads, 0);
+  {
+    std::vector<std::jthread> clients;
+    for (std::size_t t = 0; t < kThreads; ++t) {
+      clients.emplace_back([&, t] {
+        std::mt19937 rng(static_cast<unsigned>(t) + 1);
+        const auto pick = [&](unsigned n) {
+          return std::uniform_int_distribution<unsigned>(0, n - 1)(rng);
+        };
+        for (std::size_t r = 0; r < kRequests; ++r) {
+          Sent one;
+          std::vector<std::string> inputs;
+          for (unsigned i = 0, n = 1 + pick(4); i < n; ++i) {
+            const std::size_t k = pick(40) == 0 ? 3 : pick(3);
+            one.texts.push_back(k);
+            inputs.push_back(texts[k]);
+          }
+          std::optional<SchedulerClock::time_point> deadline;
+          if (pick(4) == 0)
+            deadline = SchedulerClock::now() + std::chrono::microseconds(pick(3000));
+          try {
+            one.ticket = scheduler.submit(EmbedRequest::from_texts(inputs), deadline);
+          } catch (const Error& e) {
+            ASSERT_EQ(e.code(), ErrorCode::Timeout) << e.what();
+            ++late_at_submit[t];
+            continue;
+          }
+          if (pick(5) == 0) {
+            if (pick(2) == 0) std::this_thread::yield();
+            one.ticket->cancel();
+          }
+          sent[t].push_back(std::move(one));
+        }
+      });
+    }
+  }
+  scheduler.shutdown();  // finishes or drops everything queued; every ticket is settled now
+
+  std::size_t completed = 0, dropped = 0, failed = 0, submitted = 0;
+  for (const auto& per_thread : sent) {
+    for (const auto& one : per_thread) {
+      ++submitted;
+      ASSERT_TRUE(one.ticket->ready_within(0ms)) << "a ticket was never settled";
+      try {
+        const auto out = one.ticket->wait();
+        ++completed;
+        ASSERT_EQ(out.response.embeddings.rows(), one.texts.size());
+        for (std::size_t i = 0; i < one.texts.size(); ++i) {
+          ASSERT_NE(one.texts[i], 3u) << "a request holding 'error' completed";
+          const auto row = out.response.embeddings.row(i);
+          const auto& want = reference[one.texts[i]];
+          ASSERT_TRUE(std::equal(row.begin(), row.end(), want.begin(), want.end()))
+              << "input " << i;
+        }
+      } catch (const Error& e) {
+        const std::string what = e.what();
+        if (e.code() == ErrorCode::Internal) {
+          EXPECT_EQ(what, "test engine failure");
+          ++failed;
+        } else if (e.code() == ErrorCode::Timeout) {
+          EXPECT_EQ(what, "the request did not finish before its deadline");
+          ++dropped;
+        } else {
+          EXPECT_EQ(e.code(), ErrorCode::Unavailable) << what;
+          EXPECT_EQ(what, "the request was cancelled by its client");
+          ++dropped;
+        }
+      }
+    }
+  }
+  const auto c = scheduler.counters();
+  EXPECT_EQ(completed, c.requests);
+  EXPECT_EQ(dropped, c.cancelled_requests);
+  EXPECT_EQ(failed, c.failed_requests);
+  EXPECT_EQ(completed + dropped + failed, submitted);
+  EXPECT_EQ(c.watchdog_trips, 0u);
+  EXPECT_GT(completed, 0u);
+  EXPECT_GT(failed, 0u);
+}
+
 }  // namespace
 }  // namespace akidb::embed

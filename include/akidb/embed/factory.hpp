@@ -35,6 +35,9 @@ struct ProviderOptions {
   // Test hook: the device fails on this engine run (1: the first), the way
   // a CUDA error would: Error(Unavailable) and an unhealthy provider. 0: never.
   std::size_t inject_device_failure_after = 0;
+  // Test hook: this batch run (embed_sequences; 1: the first) never returns,
+  // the way a hung engine does (the scheduler's watchdog, docs/server.md). 0: never.
+  std::size_t inject_hang_after = 0;
   PipelineOptions pipeline;
   // ONNX Runtime
   bool allow_spinning = true;

@@ -10,6 +10,16 @@
 // A cancelled request (client gone) or one past its deadline loses its
 // remaining entries before the next batch is formed: it costs at most the
 // batch already running (or the rest of a batch wait, max_batch_wait_ms).
+//
+// The watchdog: one engine run (one batch) that takes longer than its bound
+// (derived from the engine's measured speed, see SchedulerOptions) marks the
+// scheduler stuck, for good: the stuck batch's requests, every other running
+// batch's and everything queued fail at once with Error(Unavailable, "the
+// engine is stuck: ..."), every later submit() too, health() turns not ok, and
+// the on_stuck observer is told once. The run itself cannot be stopped; its
+// late return (if ever) changes nothing. With the watchdog on, batches run on
+// the scheduler's own threads only (never on a submitting caller's), so a
+// stuck run never holds a caller that must be answered.
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -17,6 +27,7 @@
 #include <future>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "akidb/embed/provider.hpp"
 #include "akidb/embed/types.hpp"
@@ -44,6 +55,28 @@ struct SchedulerOptions {
   // Negative: the device's default, 2 ms on a GPU (model_info().device other
   // than "cpu"), 0 (no wait: a lone request runs at once) on a CPU.
   double max_batch_wait_ms = -1;
+  // The watchdog (docs/server.md, "Watchdog"). A run's bound is
+  //   max(watchdog_floor_s, watchdog_factor * expected time of its padded tokens)
+  // at the measured speed (microseconds per padded token of the completed
+  // batches: it rises at once with a slower batch and falls slowly). Before
+  // any batch completed: watchdog_floor_s * watchdog_factor. The defaults
+  // are generous (a loaded, shared 2-core machine is nowhere near them): a
+  // run that trips them is stuck, not slow.
+  bool watchdog = true;
+  double watchdog_floor_s = 10;
+  double watchdog_factor = 50;
+  // > 0: this bound for every run instead (tests, or an operator who knows).
+  double watchdog_bound_s = 0;
+};
+
+// The batch the watchdog found stuck (for the server's log line).
+struct WatchdogTrip {
+  std::size_t sequences = 0;
+  std::size_t tokens = 0;   // real tokens
+  std::size_t longest = 0;  // tokens of its longest input
+  double elapsed_s = 0;     // how long it had run when the watchdog tripped
+  double bound_s = 0;
+  std::string message;  // what requests and /health say
 };
 
 // What one batch looked like (for metrics).
@@ -65,6 +98,8 @@ struct SchedulerCounters {
   std::size_t rejected = 0;             // refused because the queue was full
   std::size_t immediate = 0;            // run on the caller's thread by an idle scheduler
   std::size_t express_batches = 0;      // run by the express lane
+  std::size_t failed_requests = 0;      // failed by an engine error or the watchdog
+  std::size_t watchdog_trips = 0;       // 1 once the watchdog found a run stuck (sticky)
 };
 
 struct ScheduledResponse {
@@ -84,7 +119,10 @@ class Ticket {
   ScheduledResponse wait(std::optional<SchedulerClock::time_point> deadline = std::nullopt);
   // True once wait() would return (or throw) without blocking.
   bool ready_within(std::chrono::milliseconds timeout) const;
-  // The client is gone: its inputs not yet run are dropped.
+  // The client is gone: its inputs not yet run are dropped. The flag
+  // carries no other data, so relaxed order suffices: the scheduler reads it
+  // (under its lock) each time it forms a batch, and drops the request, once,
+  // when it sees it; the request is settled under that lock as on every path.
   void cancel() noexcept { cancelled_->store(true, std::memory_order_relaxed); }
 
  private:
@@ -95,8 +133,11 @@ class Ticket {
 class Scheduler {
  public:
   using Observer = std::function<void(const BatchStats&)>;
+  using StuckObserver = std::function<void(const WatchdogTrip&)>;
 
-  Scheduler(EmbeddingProvider& provider, SchedulerOptions options, Observer observer = {});
+  // `on_stuck` is called once, on the watchdog's thread, when it trips.
+  Scheduler(EmbeddingProvider& provider, SchedulerOptions options, Observer observer = {},
+            StuckObserver on_stuck = {});
   ~Scheduler();  // shutdown()
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -113,7 +154,12 @@ class Scheduler {
                           std::optional<SchedulerClock::time_point> deadline = std::nullopt);
 
   // Stops taking requests, finishes everything queued, joins the workers.
+  // Blocks while an engine run has not returned (even after the watchdog
+  // tripped: a thread inside the engine cannot be stopped); a server bounds
+  // its whole drain instead (`serve --drain-timeout-s`).
   void shutdown();
+  // Not ok, with the watchdog's message, once a run was found stuck.
+  HealthStatus health() const;
 
   std::size_t queued_sequences() const;
   std::size_t queued_requests() const;
