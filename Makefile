@@ -45,7 +45,13 @@ run: setup
 	@cmake --build $(BUILD_DIR) -j $(JOBS) --target akidb-embed
 	@scripts/run.sh $(BUILD_DIR)/akidb-embed $(MODEL_DIR) $(HOST) $(PORT)
 
-test: build setup-dev
+# setup-dev first, then the build: the dev set includes the OpenVINO wheel,
+# which CMake finds in the .venv (AKIDB_WITH_OPENVINO=AUTO), so the binary the
+# tests run has the OpenVINO engine (its tests fail, not skip, without it:
+# scripts/test.sh), and a later `make run`, configured from the same .venv,
+# builds that same binary.
+test: setup-dev
+	@$(MAKE) --no-print-directory build
 	@scripts/test.sh $(BUILD_DIR)
 
 # The large real models (all-mpnet-base-v2, ~470 MB from PyPI, cached in
