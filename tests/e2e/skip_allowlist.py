@@ -5,13 +5,13 @@ the run, so a test that silently stops running (a missing engine, a missing
 build directory) is caught instead of counted as green.
 
 allowed_skips.txt: one entry a line, `PATTERN  REASON` (two or more spaces
-between), PATTERN an fnmatch pattern of the test's id relative to tests/e2e
-(`test_devices.py::test_name[*]`), REASON the skip's reason exactly; `#`
-starts a comment line. Without AKIDB_ALLOWED_SKIPS nothing is checked.
+between), PATTERN the test's id relative to tests/e2e, where `*` matches any
+characters (`test_devices.py::test_name[*]`; nothing else is special), REASON
+the skip's reason exactly; `#` starts a comment line. Without
+AKIDB_ALLOWED_SKIPS nothing is checked (tests/e2e/test_skip_allowlist.py).
 """
 from __future__ import annotations
 
-import fnmatch
 import re
 from pathlib import Path
 
@@ -36,10 +36,14 @@ def skip_reason(report: pytest.TestReport) -> str:
     return message.removeprefix("Skipped: ")
 
 
+def matches(pattern: str, test: str) -> bool:
+    return re.fullmatch(".*".join(map(re.escape, pattern.split("*"))), test) is not None
+
+
 def unlisted(skips: list[tuple[str, str]], allowed: list[tuple[str, str]]) -> list[str]:
     """The skips no entry allows, as `ID: REASON` lines."""
     return [f"{test}: {reason}" for test, reason in skips
-            if not any(fnmatch.fnmatchcase(test, pattern) and reason == why for pattern, why in allowed)]
+            if not any(matches(pattern, test) and reason == why for pattern, why in allowed)]
 
 
 class SkipAllowlist:
