@@ -9,9 +9,10 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 30
+FLAKY_RUNS ?= 20
 PREFIX ?= /usr/local
 
-.PHONY: all setup setup-dev setup-openvino setup-cuda build install run test test-models test-scale \
+.PHONY: all setup setup-dev setup-openvino setup-cuda build install run test test-flaky test-models test-scale \
   sanitize format format-check bench bench-all bench-compare golden fuzz fuzz-tokenizer fuzz-requests fuzz-unigram container \
   test-container clean
 
@@ -45,8 +46,22 @@ run: setup
 	@cmake --build $(BUILD_DIR) -j $(JOBS) --target akidb-embed
 	@scripts/run.sh $(BUILD_DIR)/akidb-embed $(MODEL_DIR) $(HOST) $(PORT)
 
-test: build setup-dev
+# setup-dev first, then the build: the dev set includes the OpenVINO wheel,
+# which CMake finds in the .venv (AKIDB_WITH_OPENVINO=AUTO), so the binary the
+# tests run has the OpenVINO engine (its tests fail, not skip, without it:
+# scripts/test.sh), and a later `make run`, configured from the same .venv,
+# builds that same binary.
+test: setup-dev
+	@$(MAKE) --no-print-directory build
 	@scripts/test.sh $(BUILD_DIR)
+
+# The Ray job tests (tests/python/test_ray_embed.py, from the installed wheel)
+# FLAKY_RUNS times in a row (default 20), stopping at the first failure: a
+# race that shows once in N runs shows here. FLAKY_TESTS: other files of tests/python.
+FLAKY_TESTS ?= test_ray_embed.py
+test-flaky: setup-dev
+	@$(MAKE) --no-print-directory build
+	@AKIDB_TEST_RUNS=$(FLAKY_RUNS) scripts/python_wheel_test.sh $(BUILD_DIR) $(FLAKY_TESTS)
 
 # The large real models (all-mpnet-base-v2, ~470 MB from PyPI, cached in
 # .cache/real-models) against sentence-transformers; not part of `make test`.

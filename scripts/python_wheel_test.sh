@@ -8,7 +8,9 @@
 # The environment has python/requirements-wheel.txt and the scale-out set
 # python/requirements-scale.txt (Ray, for akidb_embed.ray_embed/ray_serve).
 # AKIDB_WHEEL_VENV overrides the environment's path; AKIDB_SCALE_SENTENCES the
-# Ray job test's corpus size (800; `make test-scale`: 20,000).
+# Ray job test's corpus size (800; `make test-scale`: 20,000); AKIDB_TEST_RUNS
+# runs the tests that many times in a row, stopping at the first failure
+# (`make test-flaky`; default 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -38,6 +40,12 @@ log "testing the installed wheel"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-AKIDB_REPO=$ROOT AKIDB_BINARY=$ROOT/$BUILD_DIR/akidb-embed \
-  "$VENV/bin/python" -m pytest -q -p no:cacheprovider --rootdir "$ROOT/tests/python" \
-  "${TESTS[@]/#/$ROOT/tests/python/}"
+RUNS=${AKIDB_TEST_RUNS:-1}
+start=$SECONDS
+for ((run = 1; run <= RUNS; run++)); do
+  [ "$RUNS" -eq 1 ] || log "run $run of $RUNS"
+  AKIDB_REPO=$ROOT AKIDB_BINARY=$ROOT/$BUILD_DIR/akidb-embed \
+    "$VENV/bin/python" -m pytest -q -p no:cacheprovider --rootdir "$ROOT/tests/python" \
+    "${TESTS[@]/#/$ROOT/tests/python/}" || { log "failed in run $run of $RUNS"; exit 1; }
+done
+[ "$RUNS" -eq 1 ] || log "$RUNS runs in a row passed in $((SECONDS - start)) s"

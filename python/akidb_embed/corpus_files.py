@@ -5,20 +5,23 @@ Parquet output, one output file per input file.
 akidb_embed.ray_embed distributes these over Ray actors. An output file is
 written under a temporary name and renamed when complete, so a killed job
 leaves no half-written output, and it is "done" only when its row count is
-the input's.
+the input's. The rename happens only while the run holds the output folder's
+lease (akidb_embed.job_lease), which plan() takes: a worker of an earlier,
+dead run cannot commit a file once a rerun has planned.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .job_lease import Lease
 
 INPUT_SUFFIXES = (".jsonl", ".ndjson", ".parquet")
 TMP_MARK = ".tmp-"
@@ -86,20 +89,24 @@ def output_path(out_dir: Path, name: str) -> Path:
     return out_dir / Path(name).with_suffix(".parquet")
 
 
-def plan(inputs: list[Path], out_dir: Path) -> tuple[list[FileTask], list[FileTask]]:
-    """(to do, done): an input is done when its output exists with its row
-    count; anything else (missing, unreadable, another count) is redone.
-    Leftover temporary files of the outputs to do are removed."""
+def plan(inputs: list[Path], out_dir: Path) -> tuple[list[FileTask], list[FileTask], Lease]:
+    """(to do, done, this run's lease): an input is done when its output
+    exists with its row count; anything else (missing, unreadable, another
+    count) is redone. The lease is taken before the outputs are looked at, so
+    no earlier run's worker can change them afterwards; leftover temporary
+    files of the outputs to do are removed."""
+    named = find_inputs(inputs)  # bad inputs are an error before anything is written
+    lease = Lease.take(out_dir)
     todo, done = [], []
-    for name, source in find_inputs(inputs):
+    for name, source in named:
         out = output_path(out_dir, name)
         task = FileTask(name, str(source), str(out), count_rows(source))
         (done if output_rows(out) == task.rows else todo).append(task)
     for task in todo:
         out = Path(task.output)
         for stale in out.parent.glob(out.name + TMP_MARK + "*") if out.parent.is_dir() else ():
-            stale.unlink()
-    return todo, done
+            stale.unlink(missing_ok=True)  # an earlier run's orphan may abort and remove it too
+    return todo, done, lease
 
 
 def _jsonl_records(path: Path) -> Iterator[tuple[int, dict]]:
@@ -161,9 +168,10 @@ def text_sha256(texts: list[str]) -> list[str]:
 
 class OutputWriter:
     """Parquet output of one input file (id, text_sha256, vector), written to a
-    temporary name and renamed into place by commit() once `expected` rows are in."""
+    temporary name and renamed into place by commit() once `expected` rows are
+    in, if the run still holds `lease`."""
 
-    def __init__(self, task: FileTask, dimension: int, metadata: dict[str, str]):
+    def __init__(self, task: FileTask, dimension: int, metadata: dict[str, str], lease: Lease):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -172,6 +180,7 @@ class OutputWriter:
         self.final.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = self.final.with_name(f"{self.final.name}{TMP_MARK}{uuid.uuid4().hex[:8]}")
         self.expected = task.rows
+        self.lease = lease
         self.dimension = dimension
         self.rows = 0
         self.schema = pa.schema([("id", pa.string()), ("text_sha256", pa.string()),
@@ -180,6 +189,7 @@ class OutputWriter:
         self._writer = pq.ParquetWriter(self.tmp, self.schema)
 
     def write(self, ids: list[str], texts: list[str], vectors: np.ndarray) -> None:
+        self.lease.check()  # an orphan of a dead run stops at its next write
         pa = self._pa
         flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
         table = pa.Table.from_arrays(
@@ -191,24 +201,29 @@ class OutputWriter:
     def commit(self) -> None:
         self._writer.close()
         if self.rows != self.expected:
-            self.tmp.unlink()
+            self.tmp.unlink(missing_ok=True)
             raise CorpusError(f"{self.final}: wrote {self.rows} rows, the input has {self.expected}")
-        os.replace(self.tmp, self.final)
+        try:
+            self.lease.commit(self.tmp, self.final)
+        except BaseException:
+            self.tmp.unlink(missing_ok=True)
+            raise
 
     def abort(self) -> None:
-        self._writer.close()
+        self._writer.close()  # a no-op once closed
         self.tmp.unlink(missing_ok=True)
 
 
 def embed_file(embedder, task: FileTask, text_field: str, id_field: str, batch_size: int,
-               metadata: dict[str, str], flush_rows: int = 8192) -> int:
-    """Embeds one input file into its output file; returns its rows.
+               metadata: dict[str, str], lease: Lease, flush_rows: int = 8192) -> int:
+    """Embeds one input file into its output file, committed under the run's
+    lease (job_lease.SupersededError when a newer run took it); returns its rows.
 
     Each library call gets `batch_size` consecutive rows of the file, so the
     vectors are bit-identical to `akidb-embed embed --batch-size batch_size`
     on the same file."""
     writer = OutputWriter(task, embedder.get_sentence_embedding_dimension(),
-                          {**metadata, "akidb.source": task.name, "akidb.rows": str(task.rows)})
+                          {**metadata, "akidb.source": task.name, "akidb.rows": str(task.rows)}, lease)
     try:
         pending: list[tuple[list[str], list[str], np.ndarray]] = []
         first = 0
@@ -220,8 +235,7 @@ def embed_file(embedder, task: FileTask, text_field: str, id_field: str, batch_s
         _flush(writer, pending)
         writer.commit()
     except BaseException:
-        if writer.tmp.exists():
-            writer.abort()
+        writer.abort()
         raise
     return writer.rows
 

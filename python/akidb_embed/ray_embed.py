@@ -10,7 +10,10 @@ holding one akidb_embed.Embedder that reads its file, embeds it and writes
 the output itself (under a temporary name, renamed when complete).
 
 Resumable: a rerun skips every output file whose row count equals its
-input's, and redoes the others (missing, unreadable, or another count).
+input's, and redoes the others (missing, unreadable, or another count). Each
+run takes the output folder's lease (akidb_embed.job_lease) before it plans,
+and a file is committed only under its run's lease, so a worker that outlived
+a killed driver cannot finish a file behind a rerun's back.
 Progress is printed per finished file, and a summary at the end: sentences,
 sentences/s per actor and in total (also written to DIR/_summary.json).
 See docs/scale-out.md.
@@ -28,6 +31,7 @@ from pathlib import Path
 
 from ._errors import EmbedError
 from .corpus_files import CorpusError, FileTask, embed_file, plan, task_rows
+from .job_lease import Lease, SupersededError
 
 
 def log(message: str) -> None:
@@ -38,18 +42,20 @@ class EmbedFiles:
     """A Ray Data actor: one Embedder, embeds the files of each batch it gets."""
 
     def __init__(self, model_dir: str, variant: str | None, threads: int, text_field: str,
-                 id_field: str, batch_size: int):
+                 id_field: str, batch_size: int, output_dir: str, lease_token: str):
         import akidb_embed
 
         self.embedder = akidb_embed.Embedder(model_dir, variant=variant, threads=threads)
         info = self.embedder.info
         self.metadata = {"akidb.model": str(info["model"]), "akidb.variant": str(info["variant"])}
         self.options = (text_field, id_field, batch_size)
+        self.lease = Lease(output_dir, lease_token)
         self.actor = f"{socket.gethostname()}:{os.getpid()}"
 
     def __call__(self, batch: dict) -> dict:
         """Embeds each file of the batch; a bad file (its error names the file
-        and row) is reported in `error` and the job goes on with the others."""
+        and row) is reported in `error` and the job goes on with the others;
+        so is a file refused because a newer run took the output folder."""
         from akidb_embed import EmbedError
 
         rows, seconds, errors = [], [], []
@@ -58,9 +64,10 @@ class EmbedFiles:
                             rows=int(batch["rows"][i]))
             start = time.perf_counter()
             try:
-                rows.append(embed_file(self.embedder, task, *self.options, metadata=self.metadata))
+                rows.append(embed_file(self.embedder, task, *self.options, metadata=self.metadata,
+                                       lease=self.lease))
                 errors.append("")
-            except (CorpusError, EmbedError) as e:
+            except (CorpusError, EmbedError, SupersededError) as e:
                 rows.append(0)
                 errors.append(f"{type(e).__name__}: {e}")
             seconds.append(time.perf_counter() - start)
@@ -121,14 +128,14 @@ def start_ray(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> dict:
-    todo, done = plan(args.inputs, args.output)
+    todo, done, lease = plan(args.inputs, args.output)
     total = sum(t.rows for t in todo)
     log(f"{len(todo) + len(done)} files: {len(done)} already done (row counts verified), "
         f"{len(todo)} to embed ({total:,} sentences)")
     summary = {"files": len(todo) + len(done), "skipped_files": len(done), "embedded_files": 0,
                "failed_files": {}, "sentences": 0, "seconds": 0.0, "sentences_per_s": 0.0, "actors": {}}
     if todo:
-        summary.update(embed(args, todo, total))
+        summary.update(embed(args, todo, total, lease))
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
@@ -142,7 +149,7 @@ def check_model(args: argparse.Namespace) -> None:
     akidb_embed.Embedder(args.model, variant=args.variant, threads=1)
 
 
-def embed(args: argparse.Namespace, todo: list[FileTask], total: int) -> dict:
+def embed(args: argparse.Namespace, todo: list[FileTask], total: int, lease: Lease) -> dict:
     check_model(args)
     ray, nodes = start_ray(args)
     try:
@@ -157,7 +164,8 @@ def embed(args: argparse.Namespace, todo: list[FileTask], total: int) -> dict:
             compute=ray.data.ActorPoolStrategy(size=actors, max_tasks_in_flight_per_actor=1),
             fn_constructor_kwargs=dict(model_dir=str(Path(args.model).resolve()), variant=args.variant,
                                        threads=cores, text_field=args.text_field,
-                                       id_field=args.id_field, batch_size=args.batch_size))
+                                       id_field=args.id_field, batch_size=args.batch_size,
+                                       output_dir=str(lease.out_dir.resolve()), lease_token=lease.token))
         start = time.perf_counter()
         per_actor: dict[str, dict] = {}
         sentences = finished = 0

@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from helpers import BINARY, MODEL_DIR
+from skip_allowlist import SkipAllowlist
 
 
 def free_port() -> int:
@@ -94,3 +95,10 @@ def start_server():
     yield start
     for s in started:
         s.terminate()
+
+
+def pytest_configure(config):
+    # The rule on skips (skip_allowlist.py): active when AKIDB_ALLOWED_SKIPS names the list.
+    if os.environ.get("AKIDB_ALLOWED_SKIPS"):
+        config.pluginmanager.register(SkipAllowlist(Path(os.environ["AKIDB_ALLOWED_SKIPS"]).resolve(),
+                                                    Path(__file__).resolve().parent), "skip_allowlist")

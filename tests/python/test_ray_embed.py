@@ -1,7 +1,8 @@
 """python -m akidb_embed.ray_embed on a local Ray (ray.init(num_cpus=2)),
 from the installed wheel: a corpus split into 8 files (JSONL and Parquet),
 every vector equal to the CLI's for the same text, a job killed halfway and
-rerun writing each row exactly once, wrong-count outputs redone.
+rerun writing each row exactly once, wrong-count outputs redone, and the
+output folder's lease fencing off the workers of a dead run.
 
 AKIDB_SCALE_SENTENCES sets the corpus size: 800 in `make test` (the wheel
 stage), 20,000 in `make test-scale`.
@@ -23,6 +24,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq  # python/requirements-scale.txt (with ray)
 import pytest
 
+from akidb_embed.corpus_files import CorpusError, FileTask, OutputWriter, embed_file
+from akidb_embed.job_lease import Lease, SupersededError
 from conftest import BINARY, REPO
 
 
@@ -88,6 +91,30 @@ def cli_vectors(model_dir: Path, texts: list[str], tmp: Path) -> np.ndarray:
     return np.array([json.loads(line)["embedding"] for line in run.stdout.splitlines()], dtype=np.float32)
 
 
+def live_processes(session: int) -> list[str]:
+    """The processes of a session that still run (zombies excluded), as "pid comm"."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # gone meanwhile
+            continue
+        comm = text[text.index("(") + 1:text.rindex(")")]
+        state, _ppid, _pgrp, sid = text[text.rindex(")") + 2:].split()[:4]
+        if int(sid) == session and state != "Z":
+            found.append(f"{stat.parent.name} {comm}")
+    return found
+
+
+def wait_until_gone(session: int, timeout: float = 300) -> None:
+    """Waits for every process of the killed job's session: its Ray workers
+    live in process groups of their own, so killpg does not reach them."""
+    deadline = time.monotonic() + timeout
+    while (alive := live_processes(session)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive, f"the killed job's processes outlived it by {timeout:.0f} s: {alive}"
+
+
 def test_killed_job_resumes_and_every_vector_equals_the_cli(corpus, model_dir, tmp_path):
     corpus_dir, expected = corpus
     out = tmp_path / "out"
@@ -96,9 +123,17 @@ def test_killed_job_resumes_and_every_vector_equals_the_cli(corpus, model_dir, t
     deadline = time.monotonic() + 300
     while not outputs(out) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)  # the job's own session: the driver and its local Ray
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and its local Ray's daemons (not its workers)
     proc.communicate()
+    # Ray's workers can outlive the killed driver and finish the file they
+    # hold. The rerun's first step is to take the folder's lease, after which
+    # no earlier worker can commit a file; taking it here fixes the outputs
+    # now, so the rerun must count exactly these as done.
+    Lease.take(out)
     before = {name: p.stat() for name, p in outputs(out).items()}
+    # The orphans themselves exit once they see their raylet gone; the rerun
+    # starts after that, so none can leave a temporary file behind it.
+    wait_until_gone(session=proc.pid)
     assert 1 <= len(before) < FILES, f"killed too late: {sorted(before)}"
 
     # An output with the wrong row count (here 5 rows of a finished file under
@@ -132,6 +167,51 @@ def test_killed_job_resumes_and_every_vector_equals_the_cli(corpus, model_dir, t
     cli = cli_vectors(model_dir, [expected[i] for i in ids], tmp_path)
     np.testing.assert_array_equal(np.concatenate(vectors), cli)
 
+
+def small_task(corpus_dir: Path, out: Path, rows: int = 20) -> FileTask:
+    source = corpus_dir / "part-0.jsonl"
+    return FileTask("part-0.jsonl", str(source), str(out / "part-0.parquet"), rows)
+
+
+def first_rows(corpus_dir: Path, tmp_path: Path, rows: int = 20) -> Path:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    lines = (corpus_dir / "part-0.jsonl").read_text().splitlines()[:rows]
+    (folder / "part-0.jsonl").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def test_a_run_whose_lease_was_taken_commits_nothing(corpus, embedder, tmp_path):
+    """What a worker of a killed driver meets once a rerun has started: its
+    file is refused at the commit (here the lease changes between the last
+    write and the commit) or at its next write, leaving neither the output
+    nor its temporary file; the current run's commit goes through."""
+    out = tmp_path / "out"
+    task = small_task(first_rows(corpus[0], tmp_path), out)
+    dead_run = Lease.take(out)
+    writer = OutputWriter(task, 384, {}, dead_run)
+    writer.write([f"r{i}" for i in range(20)], ["x"] * 20, np.zeros((20, 384), np.float32))
+    rerun = Lease.take(out)
+    with pytest.raises(SupersededError, match=f"a newer run of this job took the output folder "
+                                              f"\\(its lease is no longer {dead_run.token[:8]}\\)"):
+        writer.commit()
+    assert sorted(p.name for p in out.iterdir()) == ["_lease", "_lease.lock"]
+
+    with pytest.raises(SupersededError):  # refused at the first write, before any embedding is kept
+        embed_file(embedder, task, "text", "id", BATCH, {}, lease=dead_run)
+    assert sorted(p.name for p in out.iterdir()) == ["_lease", "_lease.lock"]
+
+    assert embed_file(embedder, task, "text", "id", BATCH, {}, lease=rerun) == 20
+    assert pq.ParquetFile(out / "part-0.parquet").metadata.num_rows == 20
+    assert sorted(p.name for p in out.iterdir()) == ["_lease", "_lease.lock", "part-0.parquet"]
+
+
+def test_a_wrong_row_count_is_not_committed(corpus, embedder, tmp_path):
+    out = tmp_path / "out"
+    task = small_task(first_rows(corpus[0], tmp_path), out, rows=21)  # the file has 20
+    with pytest.raises(CorpusError, match=r"part-0.parquet: wrote 20 rows, the input has 21"):
+        embed_file(embedder, task, "text", "id", BATCH, {}, lease=Lease.take(out))
+    assert sorted(p.name for p in out.iterdir()) == ["_lease", "_lease.lock"]
 
 
 def test_a_bad_file_is_reported_and_the_others_finish(corpus, model_dir, tmp_path):
