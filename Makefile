@@ -13,7 +13,7 @@ FLAKY_RUNS ?= 20
 PREFIX ?= /usr/local
 
 .PHONY: all setup setup-dev setup-openvino setup-cuda build install run test test-flaky test-models test-scale \
-  sanitize format format-check bench bench-all bench-compare golden fuzz fuzz-tokenizer fuzz-requests fuzz-unigram container \
+  sanitize sanitize-thread format format-check bench bench-all bench-compare golden fuzz fuzz-tokenizer fuzz-requests fuzz-unigram container \
   test-container clean
 
 all: build
@@ -76,6 +76,10 @@ test-scale: build setup-dev
 # ASan + UBSan build of the unit tests (also run by `make test`).
 sanitize: setup
 	@scripts/test.sh $(BUILD_DIR) asan
+
+# ThreadSanitizer build of the unit tests (also run by `make test`).
+sanitize-thread: setup
+	@scripts/test.sh $(BUILD_DIR) tsan
 
 format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.hpp')
