@@ -137,7 +137,7 @@ TEST(ThreadPool, InjectedYieldsAtEveryStepEachShareRunsOnce) {
     ThreadPool pool(threads, yield_or_sleep);
     ShareCheck check(12);
     ProgressWatchdog watchdog(check, std::chrono::seconds(20));
-    EXPECT_EQ(check.run(pool, 40'000 / kScale, 1, 12, 3), -1) << threads << " threads";
+    EXPECT_EQ(check.run(pool, 10'000 / kScale, 1, 12, 3), -1) << threads << " threads";
   }
 }
 
