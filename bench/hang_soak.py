@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The run that hung the server in issue 21, as a soak: `akidb-embed serve
+"""The run that hung the server before the thread-pool fix, as a soak: `akidb-embed serve
 --engine native --threads 2` (native fp32, a one-worker pool beside its
 caller) through the phases of the benchmark that met the hang, then its
 last phase for the rest of --duration:
